@@ -1,0 +1,60 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Pare.Engine;
+using Pare.Engine.Sampling;
+using Spectre.Console;
+
+namespace Pare.Cli.Commands;
+
+/// <summary>pare generate: text from a prompt with greedy or sampled decoding.</summary>
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelOptions();
+        var prompt = new Option<string>("--prompt") { Description = "Prompt text", DefaultValueFactory = _ => "" };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 256 };
+        var temperature = new Option<float>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 1f };
+        var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (0 = all)" };
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 1f };
+        var seed = new Option<ulong>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 42UL };
+        var cmd = new Command("generate", "Generate text from a prompt");
+        model.AddTo(cmd);
+        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed }) cmd.Options.Add(o);
+
+        cmd.SetAction(parse => CliContext.Run(parse, console =>
+        {
+            var checkpoint = model.LoadModel(parse);
+            var tokenizer = model.LoadTokenizer(parse, checkpoint);
+            var transformer = new Transformer(LlamaWeights.FromCheckpoint(checkpoint), parse.GetValue(model.Threads));
+            var sampling = new SamplingOptions
+            {
+                Temperature = parse.GetValue(temperature),
+                TopK = parse.GetValue(topK),
+                TopP = parse.GetValue(topP),
+                Seed = parse.GetValue(seed),
+            };
+            var promptIds = tokenizer.Encode(parse.GetValue(prompt) ?? "", addBos: true);
+            bool json = parse.GetValue(CliContext.Json);
+            int prev = promptIds[^1];
+            if (!json) console.Write(new Text(tokenizer.Decode(promptIds)));
+            var result = new Generator(transformer).Generate(promptIds, parse.GetValue(maxTokens), sampling, stopToken: tokenizer.BosId, onToken: t =>
+            {
+                if (!json) console.Write(new Text(tokenizer.DecodePiece(prev, t)));
+                prev = t;
+            });
+            if (!json) console.WriteLine();
+            return new JsonObject
+            {
+                ["text"] = tokenizer.Decode([.. promptIds, .. result.GeneratedIds]),
+                ["completion"] = tokenizer.Decode(result.GeneratedIds),
+                ["prompt_ids"] = CliContext.ToJsonArray(promptIds),
+                ["generated_ids"] = CliContext.ToJsonArray(result.GeneratedIds),
+                ["tokens_per_second"] = Math.Round(result.TokensPerSecond, 2),
+                ["prefill_seconds"] = result.PrefillSeconds,
+                ["decode_seconds"] = result.DecodeSeconds,
+            };
+        }, (console, result) => console.MarkupLineInterpolated($"[grey]{result["generated_ids"]!.AsArray().Count} tokens, {result["tokens_per_second"]} tok/s[/]")));
+        return cmd;
+    }
+}
