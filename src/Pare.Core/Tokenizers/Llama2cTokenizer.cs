@@ -54,7 +54,6 @@ public sealed class Llama2cTokenizer : ITokenizer
             pieces.Add(Encoding.Latin1.GetString(bytes, pos, len));
             scores.Add(score);
             pos += len;
-            if (expectedVocab is int v && pieces.Count == v) break;
         }
         if (expectedVocab is int ev && pieces.Count != ev)
             throw new PareFormatException(path, $"tokenizer has {pieces.Count} tokens, the model's vocabulary has {ev}");
