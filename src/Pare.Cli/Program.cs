@@ -9,6 +9,7 @@ foreach (var command in new[]
     InfoCommand.Create(),
     GenerateCommand.Create(),
     EvalCommand.Create(),
+    BenchCommand.Create(),
 })
     root.Subcommands.Add(command);
 
