@@ -64,6 +64,12 @@ public static class BenchSpeculativeCommand
             console.Progress().AutoClear(true).Start(ctx =>
             {
                 var task = ctx.AddTask("speculative decoding", maxValue: reps * (decoders.Count + 1) * promptIds.Length);
+                // One untimed pass first so every decoder runs JIT-optimised code when timed.
+                foreach (var p in promptIds.Take(4))
+                {
+                    plain.Generate(p, max, sampling, tokenizer.BosId);
+                    foreach (var dec in decoders) dec.Generate(p, max, sampling, tokenizer.BosId);
+                }
                 for (int r = 0; r < reps; r++)
                 {
                     var sw = Stopwatch.StartNew();

@@ -41,6 +41,29 @@ public class SpeculativeRollbackTests
         Assert.True(partialRounds > 0, "no round rejected a draft; rollback was not exercised");
     }
 
+    [Fact]
+    public void VerificationLogitsAreBitwiseThoseOfOneTokenAtATime()
+    {
+        // Greedy speculative output equals plain greedy output only if scoring k tokens in one batch gives exactly the
+        // logits of scoring them one by one; a kernel that reorders sums could flip a near-tie.
+        var weights = SpeculativeFixture.Target;
+        var model = new Transformer(weights);
+        var tokens = SpeculativeFixture.Prompts()[5];
+        int vocab = weights.Config.VocabSize, n = Math.Min(9, tokens.Length - 1);
+        var batched = new float[n * vocab];
+        var cache = model.NewCache();
+        model.Forward(tokens.AsSpan(0, tokens.Length - n), cache, batched.AsSpan(0, vocab));
+        model.Forward(tokens.AsSpan(tokens.Length - n), cache, batched);
+        var single = new float[vocab];
+        cache = model.NewCache();
+        model.Forward(tokens.AsSpan(0, tokens.Length - n), cache, single);
+        for (int t = 0; t < n; t++)
+        {
+            model.Forward(tokens.AsSpan(tokens.Length - n + t, 1), cache, single);
+            Assert.True(single.AsSpan().SequenceEqual(batched.AsSpan(t * vocab, vocab)), $"token {t} of the batch");
+        }
+    }
+
     private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
     {
         for (int i = 0; i < expected.Length; i++)
