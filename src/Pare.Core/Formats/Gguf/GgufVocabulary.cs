@@ -54,7 +54,7 @@ public static class GgufVocabulary
             BosId = TokenId(file, BosKey, tokens.Length) ?? defaults.BosId,
             EosId = TokenId(file, EosKey, tokens.Length) ?? defaults.EosId,
             UnknownId = TokenId(file, UnknownKey, tokens.Length) ?? defaults.UnknownId,
-            // llama.cpp's default when the key is absent: SentencePiece vocabularies add BOS, GPT-2 ones do not.
+            // Absent key: SentencePiece (LLaMA) vocabularies start with BOS; GPT-2 text has no BOS convention.
             AddBos = m.FindBool(AddBosKey) ?? kind == VocabularyKind.SentencePieceBpe,
             PreTokenizer = m.FindString(PreKey),
             Source = file.Path,
