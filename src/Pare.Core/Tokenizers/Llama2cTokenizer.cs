@@ -15,6 +15,7 @@ public sealed class Llama2cTokenizer : ITokenizer
     private readonly float[] _scores;
     private readonly Dictionary<string, int> _lookup;
     private readonly int _byteFallbackBase;
+    private readonly Dictionary<long, int> _pairCache = new();
 
     public Llama2cTokenizer(string[] pieces, float[] scores, int bosId = 1, int eosId = 2)
     {
@@ -53,7 +54,6 @@ public sealed class Llama2cTokenizer : ITokenizer
             pieces.Add(Encoding.Latin1.GetString(bytes, pos, len));
             scores.Add(score);
             pos += len;
-            if (expectedVocab is int v && pieces.Count == v) break;
         }
         if (expectedVocab is int ev && pieces.Count != ev)
             throw new PareFormatException(path, $"tokenizer has {pieces.Count} tokens, the model's vocabulary has {ev}");
@@ -89,24 +89,63 @@ public sealed class Llama2cTokenizer : ITokenizer
             i += len;
         }
 
-        while (true)
-        {
-            float best = float.NegativeInfinity;
-            int bestId = -1, bestAt = -1;
-            for (int i = start; i < tokens.Count - 1; i++)
-            {
-                if (_lookup.TryGetValue(_pieces[tokens[i]] + _pieces[tokens[i + 1]], out var id) && _scores[id] > best)
-                {
-                    best = _scores[id];
-                    bestId = id;
-                    bestAt = i;
-                }
-            }
-            if (bestAt < 0) break;
-            tokens[bestAt] = bestId;
-            tokens.RemoveAt(bestAt + 1);
-        }
+        MergePairs(tokens, start);
         return tokens.ToArray();
+    }
+
+    /// <summary>
+    /// run.c repeatedly merges the adjacent pair with the highest-scoring concatenation, the leftmost on ties. A heap
+    /// keyed by (score, position) over a linked list gives the same merges in O(n log n) instead of O(n²) rescans.
+    /// </summary>
+    private void MergePairs(List<int> tokens, int start)
+    {
+        int n = tokens.Count - start;
+        if (n < 2) return;
+        var tok = new int[n];
+        var next = new int[n];
+        var prev = new int[n];
+        var alive = new bool[n];
+        for (int i = 0; i < n; i++)
+        {
+            tok[i] = tokens[start + i];
+            next[i] = i + 1 < n ? i + 1 : -1;
+            prev[i] = i - 1;
+            alive[i] = true;
+        }
+        var heap = new PriorityQueue<(int Left, int LeftTok, int RightTok, int Merged), (float NegScore, int Pos)>();
+        void Consider(int left)
+        {
+            if (left < 0 || next[left] < 0) return;
+            int a = tok[left], b = tok[next[left]];
+            int merged = MergedToken(a, b);
+            if (merged >= 0) heap.Enqueue((left, a, b, merged), (-_scores[merged], left));
+        }
+        for (int i = 0; i < n - 1; i++) Consider(i);
+        while (heap.TryDequeue(out var e, out _))
+        {
+            int right = next[e.Left];
+            if (!alive[e.Left] || right < 0 || tok[e.Left] != e.LeftTok || tok[right] != e.RightTok) continue;
+            tok[e.Left] = e.Merged;
+            alive[right] = false;
+            next[e.Left] = next[right];
+            if (next[right] >= 0) prev[next[right]] = e.Left;
+            Consider(prev[e.Left]);
+            Consider(e.Left);
+        }
+        tokens.RemoveRange(start, n);
+        for (int i = 0; i >= 0; i = next[i]) tokens.Add(tok[i]);
+    }
+
+    private int MergedToken(int a, int b)
+    {
+        long key = (long)a << 32 | (uint)b;
+        lock (_pairCache)
+        {
+            if (_pairCache.TryGetValue(key, out var merged)) return merged;
+            merged = _lookup.TryGetValue(_pieces[a] + _pieces[b], out var id) ? id : -1;
+            _pairCache[key] = merged;
+            return merged;
+        }
     }
 
     private static int Utf8Length(byte lead) => lead switch

@@ -1,0 +1,96 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Pare.Engine;
+using Pare.Eval;
+using Spectre.Console;
+
+namespace Pare.Cli.Commands;
+
+/// <summary>pare eval ppl: perplexity with the TinyStories or the WikiText-2 (SparseGPT) protocol.</summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var eval = new Command("eval", "Evaluate a model");
+        eval.Subcommands.Add(CreatePerplexity());
+        return eval;
+    }
+
+    private static Command CreatePerplexity()
+    {
+        var model = new ModelOptions();
+        var data = new Option<string>("--data") { Description = "Evaluation text file", Required = true };
+        var format = new Option<string>("--format") { Description = "tinystories (stories split on <|endoftext|>, BOS each) or raw (rows joined with \\n\\n, tokenized once: WikiText-2/PTB protocol)", DefaultValueFactory = _ => "tinystories" };
+        format.AcceptOnlyFromAmong("tinystories", "raw");
+        var window = new Option<int>("--window") { Description = "Window length in tokens", DefaultValueFactory = _ => 256 };
+        var maxWindows = new Option<int?>("--max-windows") { Description = "Evaluate at most this many windows (default: all)" };
+        var slice = new Option<string>("--slice") { Description = "Fractional part of the stories (tinystories) or rows (raw) to use, e.g. 0.5:1 for the second half", DefaultValueFactory = _ => "0:1" };
+        var cmd = new Command("ppl", "Perplexity over non-overlapping windows");
+        model.AddTo(cmd);
+        foreach (var o in new Option[] { data, format, window, maxWindows, slice }) cmd.Options.Add(o);
+
+        cmd.SetAction(parse => CliContext.Run(parse, console =>
+        {
+            var checkpoint = model.LoadModel(parse);
+            var tokenizer = model.LoadTokenizer(parse, checkpoint);
+            var weights = LlamaWeights.FromCheckpoint(checkpoint);
+            var text = EvalText.Read(parse.GetValue(data)!);
+            var (from, to) = ParseSlice(parse.GetValue(slice)!);
+            var fmt = parse.GetValue(format)!;
+            int[] tokens;
+            if (fmt == "tinystories")
+            {
+                var stories = EvalText.Stories(text);
+                tokens = EvalText.TinyStoriesTokens(Take(stories, from, to), tokenizer);
+            }
+            else
+            {
+                var rows = text.Replace("\r\n", "\n").Split('\n').ToList();
+                tokens = EvalText.RawTextTokens(string.Join("\n", Take(rows, from, to)), tokenizer);
+            }
+
+            int w = parse.GetValue(window);
+            int total = Math.Min(tokens.Length / w, parse.GetValue(maxWindows) ?? int.MaxValue);
+            PerplexityResult result = null!;
+            console.Progress().AutoClear(true).Start(ctx =>
+            {
+                var task = ctx.AddTask($"perplexity, {total} windows of {w}", maxValue: Math.Max(total, 1));
+                result = Perplexity.Evaluate(weights, tokens, w, parse.GetValue(maxWindows), parse.GetValue(model.Threads), done => task.Value = done);
+            });
+            return new JsonObject
+            {
+                ["model"] = checkpoint.Source,
+                ["data"] = parse.GetValue(data),
+                ["format"] = fmt,
+                ["slice"] = parse.GetValue(slice),
+                ["ppl"] = result.Perplexity,
+                ["mean_nll"] = result.MeanNll,
+                ["tokens_scored"] = result.TokensScored,
+                ["windows"] = result.Windows,
+                ["window"] = w,
+                ["tokens_total"] = tokens.Length,
+                ["seconds"] = result.Seconds,
+                ["tokens_per_second"] = Math.Round(result.TokensPerSecond, 1),
+            };
+        }, (console, r) => console.MarkupLineInterpolated($"perplexity [bold]{(double)r["ppl"]!:F4}[/] (mean NLL {(double)r["mean_nll"]!:F6}) over {r["windows"]} windows of {r["window"]} tokens, {r["seconds"]:F1} s")));
+        return cmd;
+    }
+
+    private static (double From, double To) ParseSlice(string s)
+    {
+        var parts = s.Split(':');
+        if (parts.Length == 2
+            && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var a)
+            && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var b)
+            && a >= 0 && b <= 1 && a < b)
+            return (a, b);
+        throw new ArgumentException($"--slice must be FROM:TO fractions with 0 ≤ FROM < TO ≤ 1, got '{s}'");
+    }
+
+    private static IEnumerable<T> Take<T>(IReadOnlyList<T> items, double from, double to)
+    {
+        int a = (int)Math.Round(items.Count * from), b = (int)Math.Round(items.Count * to);
+        for (int i = a; i < b; i++) yield return items[i];
+    }
+}

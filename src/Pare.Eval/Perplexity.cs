@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using Pare.Engine;
+
+namespace Pare.Eval;
+
+/// <summary>
+/// Perplexity on the Engine (what users deploy is what is measured): the token stream is cut into
+/// ⌊n / W⌋ non-overlapping windows (remainder dropped), each run from position 0 with an empty cache; the NLL of
+/// tokens 1..W−1 of each window is averaged. Windows run in parallel, one single-threaded model per worker.
+/// </summary>
+public static class Perplexity
+{
+    public static PerplexityResult Evaluate(LlamaWeights weights, int[] tokens, int window, int? maxWindows = null, int threads = 1, Action<int>? onWindowDone = null)
+    {
+        if (window < 2) throw new ArgumentException($"window must be at least 2 tokens, got {window}");
+        if (window > weights.Config.MaxSeqLen) throw new ArgumentException($"window {window} exceeds the model's context {weights.Config.MaxSeqLen}");
+        int windows = tokens.Length / window;
+        if (maxWindows is int m && m < windows) windows = Math.Max(0, m);
+        if (windows == 0) throw new ArgumentException($"{tokens.Length} tokens do not fill one window of {window}");
+
+        var nll = new double[windows];
+        var sw = Stopwatch.StartNew();
+        int next = -1, done = 0;
+        int workers = Math.Clamp(threads, 1, windows);
+        var tasks = Enumerable.Range(0, workers).Select(_ => Task.Run(() =>
+        {
+            var model = new Transformer(weights, threads: 1);
+            var cache = model.NewCache(window);
+            var logits = new float[(long)window * weights.Config.VocabSize];
+            int w;
+            while ((w = Interlocked.Increment(ref next)) < windows)
+            {
+                cache.Truncate(0);
+                var slice = tokens.AsSpan(w * window, window);
+                model.Forward(slice, cache, logits);
+                nll[w] = MeanNextTokenNll(logits, slice, weights.Config.VocabSize);
+                int d = Interlocked.Increment(ref done);
+                onWindowDone?.Invoke(d);
+            }
+        })).ToArray();
+        Task.WaitAll(tasks);
+        return new PerplexityResult(window, windows, (long)windows * (window - 1), nll.Average(), nll, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Mean over t = 0..n−2 of −log softmax(logits[t])[tokens[t+1]], in double precision.</summary>
+    public static double MeanNextTokenNll(ReadOnlySpan<float> logits, ReadOnlySpan<int> tokens, int vocab)
+    {
+        double total = 0;
+        for (int t = 0; t + 1 < tokens.Length; t++)
+        {
+            var row = logits.Slice(t * vocab, vocab);
+            float max = float.NegativeInfinity;
+            foreach (var v in row) if (v > max) max = v;
+            double sum = 0;
+            foreach (var v in row) sum += Math.Exp(v - max);
+            total += max + Math.Log(sum) - row[tokens[t + 1]];
+        }
+        return total / (tokens.Length - 1);
+    }
+}
