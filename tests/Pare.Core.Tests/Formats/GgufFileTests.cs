@@ -95,4 +95,17 @@ public class GgufFileTests
         Assert.Throws<PareFormatException>(() => gguf.Metadata.GetInt64("no.such.key"));
         Assert.Throws<PareFormatException>(() => gguf.ReadTensor("no.such.tensor"));
     }
+
+    [Fact]
+    public void Llama2cTokenizerBecomesTheVocabularyLlamaCppEmbeds()
+    {
+        var mine = Pare.Core.Formats.Llama2cVocabulary.Read(Shared.Stories260KTokenizer, 512);
+        var llamaCpp = GgufVocabulary.Read(GgufFile.Open(Shared.Stories260KGguf))!;
+        Assert.Equal(llamaCpp.Tokens, mine.Tokens);
+        Assert.Equal(llamaCpp.Scores, mine.Scores);
+        Assert.Equal(llamaCpp.TokenTypes, mine.TokenTypes);
+        Assert.Equal((llamaCpp.BosId, llamaCpp.EosId, llamaCpp.UnknownId), (mine.BosId, mine.EosId, mine.UnknownId));
+        var e = Assert.Throws<PareFormatException>(() => Pare.Core.Formats.Llama2cVocabulary.Read(Shared.Stories260KTokenizer, 500));
+        Assert.Contains("more than 500 tokens", e.Message);
+    }
 }
