@@ -5,8 +5,8 @@ using Pare.Engine.Speculative;
 namespace Pare.Cli;
 
 /// <summary>
-/// Builds a drafter from a short spec: "lookup", "layers=N" (early exit), "int8"/"int4" (round-to-nearest copy),
-/// "N:M" (magnitude-pruned copy) or "model:PATH" (a separate draft model with the target's vocabulary).
+/// Builds a drafter from a short spec: "lookup", "layers=N" (early exit), "int8"/"int4"/"f16" (quantized copy),
+/// "2:4" (magnitude-pruned 2:4 copy) or "model:PATH" (a separate draft model with the target's vocabulary).
 /// </summary>
 public static class DrafterSpec
 {
@@ -24,12 +24,12 @@ public static class DrafterSpec
         LlamaWeights self;
         if (spec.StartsWith("layers=", StringComparison.Ordinal) && int.TryParse(spec["layers=".Length..], out int layers))
             self = SelfDraft.EarlyExit(w, layers);
-        else if (spec is "int8" or "int4")
-            self = SelfDraft.RoundToNearest(w, spec == "int8" ? 8 : 4);
-        else if (spec.Split(':') is [var n, var m] && int.TryParse(n, out int keep) && int.TryParse(m, out int group))
-            self = SelfDraft.MagnitudeNm(w, keep, group);
+        else if (spec is "int8" or "int4" or "f16" or "bf16")
+            self = SelfDraft.Quantized(w, spec);
+        else if (spec == "2:4")
+            self = SelfDraft.Pruned24(w);
         else
-            throw new ArgumentException($"unknown drafter '{spec}': use lookup, layers=N, int8, int4, N:M (e.g. 2:4) or model:PATH");
+            throw new ArgumentException($"unknown drafter '{spec}': use lookup, layers=N, int8, int4, f16, 2:4 or model:PATH");
         return new TransformerDrafter(new Transformer(self, threads), spec, stopBelowConfidence);
     }
 }

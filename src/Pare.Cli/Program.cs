@@ -9,6 +9,8 @@ foreach (var command in new[]
     InfoCommand.Create(),
     GenerateCommand.Create(),
     EvalCommand.Create(),
+    ConvertCommand.Create(),
+    SynthCommand.Create(),
     BenchCommand.Create(),
 })
     root.Subcommands.Add(command);

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Pare.Core;
-using Pare.Core.Tensors;
+using Pare.Core.Synthesis;
 using Pare.Engine;
 using Pare.Engine.Speculative;
 using Pare.Engine.Weights;
@@ -22,12 +22,11 @@ public static class BenchSpeculativeCostCommand
     public static Command Create()
     {
         var modelPath = new Option<string?>("--model") { Description = "Model file (or use --synthetic)" };
-        var synthetic = new Option<string?>("--synthetic") { Description = "Seeded random weights of a known shape instead of a file: stories110m" };
-        synthetic.AcceptOnlyFromAmong("stories110m");
+        var synthetic = new Option<string?>("--synthetic") { Description = "Seeded random weights (pare synth's shapes: stories110m, tinyllama-1.1b, stories260k or dim=..,hidden=..) instead of a file" };
         var threads = new Option<int>("--threads") { Description = "Worker threads", DefaultValueFactory = _ => 1 };
         var position = new Option<int>("--position") { Description = "Context length at which the forwards run", DefaultValueFactory = _ => 128 };
         var maxK = new Option<int>("--max-k") { Description = "Largest draft length", DefaultValueFactory = _ => 8 };
-        var drafters = new Option<string>("--drafters") { Description = "Self-drafts to cost: layers=N, int8, int4, N:M", DefaultValueFactory = _ => "int8,int4,2:4,layers=1,layers=2" };
+        var drafters = new Option<string>("--drafters") { Description = "Self-drafts to cost: layers=N, int8, int4, f16, 2:4", DefaultValueFactory = _ => "int8,int4,2:4,layers=1,layers=2" };
         var repeats = new Option<int>("--repeats") { Description = "Timed forwards per measurement (median)", DefaultValueFactory = _ => 7 };
         var tauFile = new Option<string?>("--tau") { Description = "JSON from `pare bench speculative --json`: predict speed-ups for its τ" };
         var cmd = new Command("speculative-cost", "Cost of verifying k tokens and of self-drafts, relative to one decode step; predicted speed-ups");
@@ -40,7 +39,7 @@ public static class BenchSpeculativeCostCommand
             string source;
             if (parse.GetValue(synthetic) is { } shape)
             {
-                weights = SyntheticStories110M(seed: 7);
+                weights = LlamaWeights.FromCheckpoint(SyntheticModel.Create(SyntheticModel.Shape(shape), seed: 7));
                 source = "synthetic " + shape;
             }
             else if (parse.GetValue(modelPath) is { } path)
@@ -133,50 +132,6 @@ public static class BenchSpeculativeCostCommand
         }
         Array.Sort(times);
         return times[repeats / 2];
-    }
-
-    /// <summary>
-    /// Seeded random weights (normal, std 0.02) of the stories110M shape: dim 768, hidden 2048, 12 layers, 12 heads,
-    /// vocab 32000, untied classifier (DESIGN.md's synthetic benchmark model). Only speed is measured on it.
-    /// </summary>
-    private static LlamaWeights SyntheticStories110M(int seed)
-    {
-        var config = new ModelConfig { Dim = 768, HiddenDim = 2048, Layers = 12, Heads = 12, KvHeads = 12, VocabSize = 32000, MaxSeqLen = 1024, TiedEmbeddings = false };
-        var rng = new Random(seed);
-        float[] Normal(long count)
-        {
-            var v = new float[count];
-            for (long i = 0; i < count; i += 2)
-            {
-                // Box–Muller: two normals per pair of uniforms.
-                double u1 = 1 - rng.NextDouble(), u2 = rng.NextDouble(), r = Math.Sqrt(-2 * Math.Log(u1)) * 0.02;
-                v[i] = (float)(r * Math.Cos(2 * Math.PI * u2));
-                if (i + 1 < count) v[i + 1] = (float)(r * Math.Sin(2 * Math.PI * u2));
-            }
-            return v;
-        }
-        IWeightMatrix M(int rows, int cols) => new DenseF32Matrix(Normal((long)rows * cols), rows, cols);
-        float[] Ones(int n) => Enumerable.Repeat(1f, n).ToArray();
-        int d = config.Dim, h = config.HiddenDim;
-        return new LlamaWeights
-        {
-            Config = config,
-            Embedding = TensorData.FromFloat32("model.embed_tokens.weight", Normal((long)config.VocabSize * d), config.VocabSize, d),
-            Layers = Enumerable.Range(0, config.Layers).Select(_ => new LayerWeights
-            {
-                AttentionNorm = Ones(d),
-                Query = M(d, d),
-                Key = M(config.KvDim, d),
-                Value = M(config.KvDim, d),
-                Output = M(d, d),
-                FfnNorm = Ones(d),
-                Gate = M(h, d),
-                Up = M(h, d),
-                Down = M(d, h),
-            }).ToArray(),
-            FinalNorm = Ones(d),
-            Classifier = M(config.VocabSize, d),
-        };
     }
 
     private static void Render(IAnsiConsole console, JsonObject result)

@@ -1,12 +1,13 @@
+using Pare.Core.Tensors;
 using Pare.Engine.Weights;
 
 namespace Pare.Engine.Speculative;
 
 /// <summary>
-/// Draft models made from the target's own weights. They reuse the target's embedding and norms and share memory
-/// where they can (early exit copies nothing). The quantized and pruned copies here are small stand-ins built on
-/// the fly from any <see cref="IWeightMatrix"/> (decoded to f32 first); a converted checkpoint in a compressed
-/// format (int8/int4/2:4 from `pare convert`/`pare prune`) can be passed as a separate draft model instead.
+/// Draft models made from the target's own weights. They reuse the target's embedding and norms; early exit copies
+/// nothing. The compressed copies convert every matrix (from any <see cref="IWeightMatrix"/>, via f32) into the
+/// Engine's compressed formats; a checkpoint already converted with `pare convert` or pruned with `pare prune` can
+/// be passed as a separate draft model instead.
 /// </summary>
 public static class SelfDraft
 {
@@ -25,50 +26,39 @@ public static class SelfDraft
         };
     }
 
-    /// <summary>Every linear (classifier included) rounded to nearest on a symmetric per-row grid of <paramref name="bits"/> bits.</summary>
-    public static LlamaWeights RoundToNearest(LlamaWeights target, int bits) =>
-        Map(target, m => RoundedIntMatrix.Quantize(m.ToDense(), m.Rows, m.Cols, bits));
+    /// <summary>Every linear, classifier included, in <paramref name="format"/> (int8 = q8_0, int4 = q4_0, f16, ...).</summary>
+    public static LlamaWeights Quantized(LlamaWeights target, string format) =>
+        Map(target, m => Convert(m.ToDense(), m, format), m => Convert(m.ToDense(), m, format));
 
-    /// <summary>Magnitude N:M pruning (per row, keep the N largest |w| of each M consecutive inputs) of every decoder linear.</summary>
-    public static LlamaWeights MagnitudeNm(LlamaWeights target, int n, int m)
-    {
-        if (n < 1 || n >= m) throw new ArgumentException($"N:M pruning needs 1 ≤ N < M, got {n}:{m}");
-        return Map(target, w =>
-        {
-            var d = w.ToDense();
-            Span<int> order = stackalloc int[m];
-            Span<float> mag = stackalloc float[m];
-            for (int r = 0; r < w.Rows; r++)
-            {
-                for (int g = 0; g + m <= w.Cols; g += m)
-                {
-                    var group = d.AsSpan(r * w.Cols + g, m);
-                    for (int i = 0; i < m; i++) { order[i] = i; mag[i] = -MathF.Abs(group[i]); }
-                    mag.Sort(order);
-                    for (int i = n; i < m; i++) group[order[i]] = 0f;
-                }
-            }
-            return new DenseF32Matrix(d, w.Rows, w.Cols);
-        }, classifier: false);
-    }
+    /// <summary>
+    /// Magnitude 2:4 pruning (per row, the 2 largest |w| of every 4 consecutive inputs) of every decoder linear, run by
+    /// the 2:4-int8 sparse kernel — the compressed format pruned weights are served in; the classifier is q8_0.
+    /// </summary>
+    public static LlamaWeights Pruned24(LlamaWeights target) =>
+        Map(target,
+            m => Convert(MagnitudePruning.NM(m.ToDense(), m.Rows, m.Cols, 2, 4), m, WeightFormats.Sparse24Int8),
+            m => Convert(m.ToDense(), m, WeightFormats.Q8_0));
 
-    private static LlamaWeights Map(LlamaWeights t, Func<IWeightMatrix, IWeightMatrix> f, bool classifier = true) => new()
+    private static IWeightMatrix Convert(float[] dense, IWeightMatrix like, string format) =>
+        WeightFormats.Convert(TensorData.FromFloat32("self-draft", dense, like.Rows, like.Cols), format);
+
+    private static LlamaWeights Map(LlamaWeights t, Func<IWeightMatrix, IWeightMatrix> linear, Func<IWeightMatrix, IWeightMatrix> classifier) => new()
     {
         Config = t.Config,
         Embedding = t.Embedding,
         Layers = t.Layers.Select(l => new LayerWeights
         {
             AttentionNorm = l.AttentionNorm,
-            Query = f(l.Query),
-            Key = f(l.Key),
-            Value = f(l.Value),
-            Output = f(l.Output),
+            Query = linear(l.Query),
+            Key = linear(l.Key),
+            Value = linear(l.Value),
+            Output = linear(l.Output),
             FfnNorm = l.FfnNorm,
-            Gate = f(l.Gate),
-            Up = f(l.Up),
-            Down = f(l.Down),
+            Gate = linear(l.Gate),
+            Up = linear(l.Up),
+            Down = linear(l.Down),
         }).ToArray(),
         FinalNorm = t.FinalNorm,
-        Classifier = classifier ? f(t.Classifier) : t.Classifier,
+        Classifier = classifier(t.Classifier),
     };
 }

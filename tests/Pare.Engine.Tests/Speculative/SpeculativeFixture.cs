@@ -25,9 +25,9 @@ internal static class SpeculativeFixture
         yield return _ => new PromptLookupDrafter();
         yield return t => new TransformerDrafter(new Transformer(SelfDraft.EarlyExit(Target, 1)), "layers=1");
         yield return t => new TransformerDrafter(new Transformer(SelfDraft.EarlyExit(Target, 3)), "layers=3");
-        yield return t => new TransformerDrafter(new Transformer(SelfDraft.RoundToNearest(Target, 8)), "int8");
-        yield return t => new TransformerDrafter(new Transformer(SelfDraft.RoundToNearest(Target, 4)), "int4");
-        yield return t => new TransformerDrafter(new Transformer(SelfDraft.MagnitudeNm(Target, 2, 4)), "2:4");
+        yield return t => new TransformerDrafter(new Transformer(SelfDraft.Quantized(Target, "int8")), "int8");
+        yield return t => new TransformerDrafter(new Transformer(SelfDraft.Quantized(Target, "int4")), "int4");
+        yield return t => new TransformerDrafter(new Transformer(SelfDraft.Pruned24(Target)), "2:4");
         yield return t => TransformerDrafter.For(t, new Transformer(SyntheticWeights.Value), "synthetic-tiny");
         yield return t => new TransformerDrafter(new Transformer(SelfDraft.EarlyExit(Target, 2)), "layers=2 adaptive", stopBelowConfidence: 0.6f);
     }

@@ -1,0 +1,138 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using Pare.Core.Tensors;
+
+namespace Pare.Core.Formats.Safetensors;
+
+/// <summary>
+/// A safetensors file, memory-mapped: an 8-byte little-endian header length, a JSON header naming each tensor's
+/// dtype, shape and [begin, end) byte range in the data section, then the data. Everything the header claims is
+/// checked against the file before a tensor is handed out.
+/// </summary>
+public sealed class SafetensorsFile
+{
+    /// <summary>The safetensors library refuses headers over 100 MB; so does Pare.</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+    public const string MetadataKey = "__metadata__";
+
+    private readonly Dictionary<string, TensorData> _tensors;
+
+    private SafetensorsFile(string path, Dictionary<string, TensorData> tensors, IReadOnlyDictionary<string, string> metadata, List<string> order)
+    {
+        Path = path;
+        _tensors = tensors;
+        Metadata = metadata;
+        Names = order;
+    }
+
+    public string Path { get; }
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+    /// <summary>Tensor names in header order.</summary>
+    public IReadOnlyList<string> Names { get; }
+    public IReadOnlyDictionary<string, TensorData> Tensors => _tensors;
+
+    public TensorData this[string name] => _tensors.TryGetValue(name, out var t) ? t : throw new PareFormatException(Path, $"tensor '{name}' is missing");
+
+    public static DType ParseDType(string path, string tensor, string dtype) => dtype switch
+    {
+        "F32" => DType.F32,
+        "F16" => DType.F16,
+        "BF16" => DType.BF16,
+        _ => throw new PareFormatException(path, $"tensor '{tensor}' has dtype {dtype}, which Pare does not read (it reads F32, F16 and BF16)"),
+    };
+
+    public static string DTypeName(DType type) => type switch
+    {
+        DType.F32 => "F32",
+        DType.F16 => "F16",
+        DType.BF16 => "BF16",
+        _ => throw new ArgumentException($"{type} has no safetensors dtype", nameof(type)),
+    };
+
+    public static SafetensorsFile Open(string path)
+    {
+        var file = MappedFile.Open(path);
+        if (file.Length < 8)
+            throw new PareFormatException(path, $"truncated safetensors file: {file.Length} bytes, the header length alone needs 8");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file.Span(0, 8, "header length"));
+        if (headerLength > (ulong)(file.Length - 8))
+            throw new PareFormatException(path, $"safetensors header claims {headerLength} bytes, the file has {file.Length - 8} after the length field (truncated or not safetensors)");
+        if (headerLength > MaxHeaderBytes)
+            throw new PareFormatException(path, $"safetensors header claims {headerLength} bytes, more than the format's limit of {MaxHeaderBytes}");
+        long dataStart = 8 + (long)headerLength;
+        long dataBytes = file.Length - dataStart;
+
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(file.Slice(8, (long)headerLength, "header"), new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            throw new PareFormatException(path, $"malformed safetensors JSON header: {e.Message}", e);
+        }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new PareFormatException(path, $"safetensors header is a JSON {doc.RootElement.ValueKind}, not an object");
+
+            var tensors = new Dictionary<string, TensorData>(StringComparer.Ordinal);
+            var order = new List<string>();
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            var ranges = new List<(long Begin, long End, string Name)>();
+            foreach (var entry in doc.RootElement.EnumerateObject())
+            {
+                if (entry.Name == MetadataKey)
+                {
+                    if (entry.Value.ValueKind != JsonValueKind.Object)
+                        throw new PareFormatException(path, $"{MetadataKey} is not a JSON object");
+                    foreach (var kv in entry.Value.EnumerateObject())
+                        metadata[kv.Name] = kv.Value.ValueKind == JsonValueKind.String ? kv.Value.GetString()! : kv.Value.GetRawText();
+                    continue;
+                }
+                var (type, shape, begin, end) = ParseEntry(path, entry);
+                if (end > dataBytes)
+                    throw new PareFormatException(path, $"tensor '{entry.Name}' data [{begin}, {end}) lies outside the data section ({dataBytes} bytes; truncated file?)");
+                long expected;
+                try { expected = DTypeInfo.ByteSize(type, shape.Aggregate(1L, (a, d) => checked(a * d)), shape.Length == 0 ? 1 : shape[^1]); }
+                catch (OverflowException) { throw new PareFormatException(path, $"tensor '{entry.Name}' claims an absurd shape {TensorData.FormatShape(shape)}"); }
+                if (end - begin != expected)
+                    throw new PareFormatException(path, $"tensor '{entry.Name}' has {end - begin} bytes of data, its dtype and shape {TensorData.FormatShape(shape)} need {expected}");
+                if (!tensors.TryAdd(entry.Name, new TensorData(entry.Name, shape, type, file.Slice(dataStart + begin, end - begin, $"tensor '{entry.Name}'"))))
+                    throw new PareFormatException(path, $"tensor '{entry.Name}' appears twice in the header");
+                order.Add(entry.Name);
+                ranges.Add((begin, end, entry.Name));
+            }
+            ranges.Sort((a, b) => a.Begin.CompareTo(b.Begin));
+            for (int i = 1; i < ranges.Count; i++)
+                if (ranges[i].Begin < ranges[i - 1].End)
+                    throw new PareFormatException(path, $"tensors '{ranges[i - 1].Name}' and '{ranges[i].Name}' overlap in the data section");
+            return new SafetensorsFile(path, tensors, metadata, order);
+        }
+    }
+
+    private static (DType Type, long[] Shape, long Begin, long End) ParseEntry(string path, JsonProperty entry)
+    {
+        var v = entry.Value;
+        string name = entry.Name;
+        if (v.ValueKind != JsonValueKind.Object
+            || !v.TryGetProperty("dtype", out var dtype) || dtype.ValueKind != JsonValueKind.String
+            || !v.TryGetProperty("shape", out var shape) || shape.ValueKind != JsonValueKind.Array
+            || !v.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
+            throw new PareFormatException(path, $"tensor '{name}' needs \"dtype\" (string), \"shape\" (array) and \"data_offsets\" ([begin, end])");
+        var type = ParseDType(path, name, dtype.GetString()!);
+        if (shape.GetArrayLength() > 8)
+            throw new PareFormatException(path, $"tensor '{name}' has {shape.GetArrayLength()} dimensions");
+        var dims = shape.EnumerateArray().Select(d => NonNegative(path, name, "shape", d)).ToArray();
+        long begin = NonNegative(path, name, "data_offsets", offsets[0]);
+        long end = NonNegative(path, name, "data_offsets", offsets[1]);
+        if (end < begin)
+            throw new PareFormatException(path, $"tensor '{name}' has data_offsets [{begin}, {end}] that end before they begin");
+        return (type, dims, begin, end);
+    }
+
+    private static long NonNegative(string path, string tensor, string field, JsonElement e)
+        => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= 0
+            ? v
+            : throw new PareFormatException(path, $"tensor '{tensor}' has a {field} entry that is not a non-negative integer: {e.GetRawText()}");
+}
