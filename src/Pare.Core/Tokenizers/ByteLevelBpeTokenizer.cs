@@ -15,7 +15,10 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     private readonly string[] _tokens;
     private readonly int[] _types;
     private readonly Dictionary<string, int> _ids;
-    private readonly Dictionary<(string, string), int> _ranks;
+    // Merge ranks keyed by the merge line "left right" (alphabet text never holds a plain space), looked up by span.
+    private readonly Dictionary<string, int> _ranks;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanRanks;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanIds;
     private readonly BpePreTokenizer _preTokenizer;
     // User-defined tokens, longest first: llama.cpp partitions the text on them in this order before pre-tokenizing.
     private readonly (string Text, int Id)[] _userDefined;
@@ -33,14 +36,16 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             if (!_ids.TryAdd(_tokens[i], i))
                 throw new PareFormatException(vocab.Source, $"token '{_tokens[i]}' appears twice (ids {_ids[_tokens[i]]} and {i})");
         var merges = vocab.Merges ?? throw new PareFormatException(vocab.Source, "a byte-level BPE vocabulary needs its merges");
-        _ranks = new Dictionary<(string, string), int>(merges.Length);
+        _ranks = new Dictionary<string, int>(merges.Length, StringComparer.Ordinal);
         for (int rank = 0; rank < merges.Length; rank++)
         {
-            // "left right"; the separator is searched from index 1 so that a left side starting with a space survives.
-            int sep = merges[rank].IndexOf(' ', 1);
-            if (sep < 0) throw new PareFormatException(vocab.Source, $"merge {rank} '{merges[rank]}' is not 'left right'");
-            _ranks.TryAdd((merges[rank][..sep], merges[rank][(sep + 1)..]), rank);
+            // "left right", the separator searched from index 1 as llama.cpp does.
+            if (merges[rank].IndexOf(' ', 1) < 0)
+                throw new PareFormatException(vocab.Source, $"merge {rank} '{merges[rank]}' is not 'left right'");
+            _ranks.TryAdd(merges[rank], rank); // the first listing of a pair is its rank
         }
+        _spanRanks = _ranks.GetAlternateLookup<ReadOnlySpan<char>>();
+        _spanIds = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
         _userDefined = Enumerable.Range(0, _tokens.Length)
             .Where(i => _types[i] == TypeUserDefined && _tokens[i].Length > 0)
             .Select(i => (_tokens[i], i))
@@ -117,11 +122,16 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             prev[i] = i - 1;
         }
         var queue = new PriorityQueue<(int Left, int LeftLength, int RightLength), (int Rank, int Left)>();
+        var pairText = new char[n + 1];
         void Consider(int left)
         {
             if (left < 0 || next[left] < 0) return;
             int right = next[left];
-            if (_ranks.TryGetValue((word.Substring(start[left], length[left]), word.Substring(start[right], length[right])), out int rank))
+            // Symbols are contiguous, so the pair is the word's span with a space inserted at the boundary.
+            word.AsSpan(start[left], length[left]).CopyTo(pairText);
+            pairText[length[left]] = ' ';
+            word.AsSpan(start[right], length[right]).CopyTo(pairText.AsSpan(length[left] + 1));
+            if (_spanRanks.TryGetValue(pairText.AsSpan(0, length[left] + 1 + length[right]), out int rank))
                 queue.Enqueue((left, length[left], length[right]), (rank, left));
         }
         for (int i = 0; i + 1 < n; i++) Consider(i);
@@ -139,8 +149,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         }
         for (int i = 0; i >= 0; i = next[i])
         {
-            var symbol = word.Substring(start[i], length[i]);
-            if (_ids.TryGetValue(symbol, out int id))
+            var symbol = word.AsSpan(start[i], length[i]);
+            if (_spanIds.TryGetValue(symbol, out int id))
             {
                 output.Add(id);
                 continue;

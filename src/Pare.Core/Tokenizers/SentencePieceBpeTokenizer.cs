@@ -19,6 +19,8 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
     private readonly float[] _scores;
     private readonly int[] _types;
     private readonly Dictionary<string, int> _ids;
+    // Looks up spans of the text without allocating a string per candidate pair.
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanIds;
     private readonly int[] _byteIds = new int[256];
     private readonly int _unknownId;
 
@@ -32,6 +34,7 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         _ids = new Dictionary<string, int>(_pieces.Length, StringComparer.Ordinal);
         for (int i = 0; i < _pieces.Length; i++)
             _ids.TryAdd(_pieces[i], i);
+        _spanIds = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
         _unknownId = vocab.UnknownId;
         for (int b = 0; b < 256; b++)
             _byteIds[b] = _ids.TryGetValue($"<0x{b:X2}>", out var id) ? id : -1;
@@ -98,7 +101,7 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         {
             if (left < 0 || next[left] < 0) return;
             int size = length[left] + length[next[left]];
-            if (_ids.TryGetValue(s.Substring(start[left], size), out int id))
+            if (_spanIds.TryGetValue(s.AsSpan(start[left], size), out int id))
                 queue.Enqueue((left, size), (-_scores[id], left));
         }
         for (int i = 0; i + 1 < n; i++) Consider(i);
@@ -117,14 +120,14 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
 
         for (int i = 0; i >= 0; i = next[i])
         {
-            var symbol = s.Substring(start[i], length[i]);
-            if (_ids.TryGetValue(symbol, out int id))
+            var symbol = s.AsSpan(start[i], length[i]);
+            if (_spanIds.TryGetValue(symbol, out int id))
             {
                 output.Add(id);
                 continue;
             }
             // Merged symbols are always pieces, so this is a single character outside the vocabulary: byte fallback.
-            foreach (var b in Encoding.UTF8.GetBytes(symbol))
+            foreach (var b in Encoding.UTF8.GetBytes(symbol.ToArray()))
                 output.Add(_byteIds[b] >= 0 ? _byteIds[b] : _unknownId);
         }
     }
