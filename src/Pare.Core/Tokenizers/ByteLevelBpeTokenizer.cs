@@ -72,7 +72,13 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
                 continue;
             }
             foreach (var word in _preTokenizer.Split(fragment))
-                EncodeWord(ByteLevelAlphabet.Encode(Encoding.UTF8.GetBytes(word)), ids);
+            {
+                var symbols = ByteLevelAlphabet.Encode(Encoding.UTF8.GetBytes(word));
+                if (_preTokenizer.IgnoreMerges && _ids.TryGetValue(symbols, out int whole))
+                    ids.Add(whole);
+                else
+                    EncodeWord(symbols, ids);
+            }
         }
         return ids.ToArray();
     }
