@@ -1,4 +1,5 @@
 using Pare.Core.Formats;
+using Pare.Core.Formats.Gguf;
 using Pare.Core.Tokenizers;
 using Pare.TestSupport;
 
@@ -69,5 +70,22 @@ public class TokenizerLoaderTests
         var text = dir.File("notes.model");
         File.WriteAllText(text, "this is not a protobuf\n");
         Assert.Equal(text, Assert.Throws<PareFormatException>(() => TokenizerLoader.Load(text)).FilePath);
+    }
+
+    [Fact]
+    public void SpacePrefixSettingSurvivesAGgufWrittenByPare()
+    {
+        var model = ModelLoader.Load(Shared.Stories260KGguf);
+        var vocab = model.Vocabulary! with { AddSpacePrefix = false };
+        using var dir = new TempDir();
+        var path = dir.File("no-prefix.gguf");
+        GgufWriter.Write(model, path, vocab);
+        var tokenizer = Assert.IsType<SentencePieceBpeTokenizer>(TokenizerLoader.FindFor(ModelLoader.Load(path)));
+        Assert.False(tokenizer.AddSpacePrefix);
+        var withPrefix = TokenizerLoader.FindFor(model)!;
+        // Without the dummy prefix, "time" is encoded as it would be mid-word; with it, as after a space (" time").
+        Assert.Equal(withPrefix.Encode(" time", addBos: false)[1..], withPrefix.Encode("time", addBos: false));
+        Assert.NotEqual(withPrefix.Encode("time", addBos: false), tokenizer.Encode("time", addBos: false));
+        Assert.Equal("time", tokenizer.Decode(tokenizer.Encode("time", addBos: true)));
     }
 }
