@@ -188,10 +188,12 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
-    public string DecodePiece(int previous, int token)
+    public byte[] PieceBytes(int previous, int token)
     {
         var bytes = new List<byte>();
         AppendBytes(token, bytes);
-        return Encoding.UTF8.GetString(bytes.ToArray());
+        return bytes.ToArray();
     }
+
+    public string DecodePiece(int previous, int token) => Encoding.UTF8.GetString(PieceBytes(previous, token));
 }

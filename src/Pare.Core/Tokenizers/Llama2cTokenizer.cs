@@ -149,7 +149,7 @@ public sealed class Llama2cTokenizer : ITokenizer
         _ => 1,
     };
 
-    private byte[] PieceBytes(int previous, int token)
+    public byte[] PieceBytes(int previous, int token)
     {
         if (token < 0 || token >= _pieces.Length) return [];
         var piece = _pieces[token];

@@ -152,11 +152,14 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         return AddSpacePrefix && text.StartsWith(' ') ? text[1..] : text;
     }
 
-    public string DecodePiece(int previous, int token)
+    public byte[] PieceBytes(int previous, int token)
     {
         var bytes = new List<byte>();
         AppendBytes(token, bytes);
-        var piece = Encoding.UTF8.GetString(bytes.ToArray());
-        return AddSpacePrefix && previous == BosId && piece.StartsWith(' ') ? piece[1..] : piece;
+        // The first piece after BOS carries the space add_space_prefix put in front of the text.
+        if (AddSpacePrefix && previous == BosId && bytes.Count > 0 && bytes[0] == (byte)' ') bytes.RemoveAt(0);
+        return bytes.ToArray();
     }
+
+    public string DecodePiece(int previous, int token) => Encoding.UTF8.GetString(PieceBytes(previous, token));
 }

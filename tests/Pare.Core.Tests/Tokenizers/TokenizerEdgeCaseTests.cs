@@ -36,6 +36,28 @@ public class TokenizerEdgeCaseTests
 
     [Theory]
     [MemberData(nameof(Names))]
+    public void TextStreamJoinsCharactersSplitAcrossByteTokens(string name)
+    {
+        var tokenizer = All.Value[name];
+        // The vector strings hold emoji, CJK and Khmer that byte-fallback or byte-level tokens cut into pieces.
+        foreach (var (text, _) in VocabTestVectors.Read("llama-spm"))
+        {
+            var ids = tokenizer.Encode(text, addBos: true);
+            var stream = new TokenTextStream(tokenizer, ids[0]);
+            var streamed = new StringBuilder();
+            foreach (var id in ids[1..])
+            {
+                var piece = stream.Append(id);
+                Assert.DoesNotContain('\uFFFD', piece);
+                streamed.Append(piece);
+            }
+            streamed.Append(stream.Flush());
+            Assert.Equal(text, streamed.ToString());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
     public void UnpairedSurrogatesEncodeAsTheReplacementCharacter(string name)
     {
         var tokenizer = All.Value[name];
