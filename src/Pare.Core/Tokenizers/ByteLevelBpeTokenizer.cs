@@ -30,7 +30,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         _tokens = vocab.Tokens;
         _types = vocab.TokenTypes ?? Enumerable.Repeat(1, _tokens.Length).ToArray();
         _preTokenizer = BpePreTokenizer.ForName(vocab.PreTokenizer)
-            ?? throw new PareFormatException(vocab.Source, $"pre-tokenizer '{vocab.PreTokenizer}' is not supported (Pare implements 'default' and 'gpt-2')");
+            ?? throw new PareFormatException(vocab.Source, $"pre-tokenizer '{vocab.PreTokenizer}' is not supported (Pare implements llama.cpp's 'default', 'gpt-2' and 'llama-bpe')");
         _ids = new Dictionary<string, int>(_tokens.Length, StringComparer.Ordinal);
         for (int i = 0; i < _tokens.Length; i++)
             if (!_ids.TryAdd(_tokens[i], i))

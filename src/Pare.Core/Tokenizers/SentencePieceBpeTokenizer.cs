@@ -9,6 +9,9 @@ namespace Pare.Core.Tokenizers;
 /// become '▁', the text is split into characters, and the adjacent pair whose concatenation is the highest-scoring piece
 /// is merged (leftmost first on ties) until none is a piece; characters left outside the vocabulary become byte pieces
 /// &lt;0xXX&gt;. Decoding turns '▁' back into spaces, byte pieces into bytes, and drops control tokens.
+/// As in llama.cpp, a merge may form any piece (SentencePiece itself never forms control or unused pieces; for Llama 2's
+/// vocabulary "&lt;s&gt;" and the like still encode as plain text, see the tests). Unlike llama.cpp, user-defined pieces
+/// are not cut out of the text first: the Llama vocabularies Pare reads have none.
 /// </summary>
 public sealed class SentencePieceBpeTokenizer : ITokenizer
 {
@@ -30,6 +33,8 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
             throw new ArgumentException($"{vocab.Source}: a {vocab.Kind} vocabulary is not SentencePiece BPE", nameof(vocab));
         _pieces = vocab.Tokens;
         _scores = vocab.Scores ?? throw new PareFormatException(vocab.Source, "a SentencePiece vocabulary needs piece scores");
+        if (_scores.Length != _pieces.Length || (vocab.TokenTypes is { } t && t.Length != _pieces.Length))
+            throw new PareFormatException(vocab.Source, $"{_pieces.Length} pieces but {_scores.Length} scores and {vocab.TokenTypes?.Length} types");
         _types = vocab.TokenTypes ?? InferTypes(_pieces, vocab);
         _ids = new Dictionary<string, int>(_pieces.Length, StringComparer.Ordinal);
         for (int i = 0; i < _pieces.Length; i++)

@@ -86,4 +86,21 @@ public class SentencePieceModelTests
         Assert.Equal(expected, Model.Value.Encode("!!!!!!", addBos: false));
         Assert.NotEqual(expected, ml.EncodeToIds("!!!!!!").ToArray());
     }
+
+    [Theory]
+    [InlineData("<s>")]
+    [InlineData("</s>")]
+    [InlineData("<unk>")]
+    [InlineData("<0x41>")]
+    public void ControlAndBytePieceNamesInTextEncodeAsPlainText(string text)
+    {
+        // SentencePiece never forms control or byte pieces by merging; Microsoft.ML.Tokenizers and llama2.c's export agree.
+        using var stream = File.OpenRead(Llama2("tokenizer.model"));
+        var ml = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
+        var ids = Model.Value.Encode(text, addBos: false);
+        Assert.DoesNotContain(ids, id => ModelVocab.Value.TokenTypes![id] is 2 or 3 or 6);
+        Assert.Equal(ml.EncodeToIds(text).ToArray(), ids);
+        Assert.Equal(Bin.Value.Encode(text, addBos: false), ids);
+        Assert.Equal(text, Model.Value.Decode(ids));
+    }
 }
