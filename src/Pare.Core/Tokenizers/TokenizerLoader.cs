@@ -19,6 +19,8 @@ public static class TokenizerLoader
                 ?? throw new PareFormatException(path, $"GGUF file has no embedded vocabulary ({GgufVocabulary.ModelKey})");
             return CheckSize(FromVocabulary(vocab), path, expectedVocab);
         }
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            throw new PareFormatException(path, "Hugging Face tokenizer.json is not supported; give the model's tokenizer.model, a GGUF file with its vocabulary, or a llama2.c tokenizer.bin");
         if (path.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
             return CheckSize(new SentencePieceBpeTokenizer(SentencePieceModelReader.Read(path)), path, expectedVocab);
         return Llama2cTokenizer.Load(path, expectedVocab);

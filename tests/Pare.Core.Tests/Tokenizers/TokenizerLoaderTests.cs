@@ -70,6 +70,13 @@ public class TokenizerLoaderTests
         var text = dir.File("notes.model");
         File.WriteAllText(text, "this is not a protobuf\n");
         Assert.Equal(text, Assert.Throws<PareFormatException>(() => TokenizerLoader.Load(text)).FilePath);
+
+        var json = dir.File("tokenizer.json");
+        File.WriteAllText(json, "{}");
+        Assert.Contains("tokenizer.json is not supported", Assert.Throws<PareFormatException>(() => TokenizerLoader.Load(json)).Message);
+
+        var missing = dir.File("absent.model");
+        Assert.Equal(missing, Assert.Throws<PareFormatException>(() => TokenizerLoader.Load(missing)).FilePath);
     }
 
     [Fact]
