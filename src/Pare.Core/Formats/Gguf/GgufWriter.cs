@@ -80,9 +80,6 @@ public static class GgufWriter
         m.Add("tokenizer.ggml.seperator_token_id", GgufValue.Of(uint.MaxValue));
         m.Add("tokenizer.ggml.padding_token_id", GgufValue.Of(uint.MaxValue));
         m.Add(GgufVocabulary.AddBosKey, GgufValue.Of(v.AddBos));
-        // Absent means on for SentencePiece vocabularies (llama.cpp's files omit it), so only "off" needs saying.
-        if (v.Kind == VocabularyKind.SentencePieceBpe && !v.AddSpacePrefix)
-            m.Add(GgufVocabulary.AddSpacePrefixKey, GgufValue.Of(false));
     }
 
     private static GgufValue TokenId(int id) => GgufValue.Of(id < 0 ? uint.MaxValue : (uint)id);
