@@ -48,7 +48,7 @@ public class GgufBadInputTests
         bytes[3] = (byte)'X';
         var path = dir.File("bad.gguf");
         File.WriteAllBytes(path, bytes);
-        var e = Assert.Throws<PareFormatException>(() => GgufFile.Open(path));
+        var e = Assert.Throws<PareFormatException>(() => ModelLoader.Load(path));
         Assert.Contains("not a GGUF file", e.Message);
         Assert.Contains(path, e.Message);
     }
