@@ -9,6 +9,7 @@ foreach (var command in new[]
     InfoCommand.Create(),
     GenerateCommand.Create(),
     EvalCommand.Create(),
+    ConvertCommand.Create(),
 })
     root.Subcommands.Add(command);
 
