@@ -10,6 +10,8 @@ foreach (var command in new[]
     GenerateCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
+    SynthCommand.Create(),
+    BenchCommand.Create(),
 })
     root.Subcommands.Add(command);
 

@@ -7,6 +7,7 @@ using Pare.Core.Formats.Gguf;
 using Pare.Core.Formats.Safetensors;
 using Pare.Core.Tensors;
 using Pare.Core.Tokenizers;
+using Pare.Engine.Weights;
 using Spectre.Console;
 
 namespace Pare.Cli.Commands;
@@ -22,16 +23,24 @@ public static class ConvertCommand
         var to = new Option<string>("--to") { Description = "Output format: safetensors (a folder), gguf or llama2c", Required = true };
         to.AcceptOnlyFromAmong(Targets);
         var output = new Option<string>("--out") { Description = "Output file (gguf, llama2c) or folder (safetensors)", Required = true };
+        var weights = new Option<string?>("--weights") { Description = $"Re-encode the weight matrices: {string.Join(", ", WeightFormats.All)} (int8/int4 = GGUF q8_0/q4_0; sparse formats are magnitude-pruned and written densely)" };
         var cmd = new Command("convert", "Convert a model to another file format");
         model.AddTo(cmd, tokenizer: true, threads: false);
         cmd.Options.Add(to);
         cmd.Options.Add(output);
+        cmd.Options.Add(weights);
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
             var watch = Stopwatch.StartNew();
             var checkpoint = model.LoadModel(parse);
             string target = parse.GetValue(to)!, path = parse.GetValue(output)!;
             var notes = new JsonArray();
+            if (parse.GetValue(weights) is { } weightFormat)
+            {
+                var encodeNotes = new List<string>();
+                checkpoint = CheckpointWeights.Encode(checkpoint, weightFormat, encodeNotes);
+                foreach (var note in encodeNotes) notes.Add(note);
+            }
             if (checkpoint.Tensors.Values.Any(t => t.Type is DType.Q8_0 or DType.Q4_0) && target != "gguf")
                 notes.Add($"{target} has no q8_0/q4_0 storage: those tensors are written dequantised to f32");
             VocabularyData? vocabulary = null;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Pare.Engine;
 using Pare.Engine.Sampling;
+using Pare.Engine.Weights;
 using Spectre.Console;
 
 namespace Pare.Cli.Commands;
@@ -18,15 +19,18 @@ public static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (0 = all)" };
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 1f };
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 42UL };
+        var weights = new Option<string?>("--weights") { Description = $"Run the matrices in this format: {string.Join(", ", WeightFormats.All)} (default: as stored; sparse formats keep the zeros they are given)" };
         var cmd = new Command("generate", "Generate text from a prompt");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed, weights }) cmd.Options.Add(o);
 
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
             var checkpoint = model.LoadModel(parse);
             var tokenizer = model.LoadTokenizer(parse, checkpoint);
-            var transformer = new Transformer(LlamaWeights.FromCheckpoint(checkpoint), parse.GetValue(model.Threads));
+            var format = parse.GetValue(weights);
+            using var transformer = new Transformer(
+                LlamaWeights.FromCheckpoint(checkpoint, format == null ? null : WeightMatrixFactory.To(format)), parse.GetValue(model.Threads));
             var sampling = new SamplingOptions
             {
                 Temperature = parse.GetValue(temperature),
