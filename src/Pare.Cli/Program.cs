@@ -10,6 +10,7 @@ foreach (var command in new[]
     GenerateCommand.Create(),
     PruneCommand.Create(),
     EvalCommand.Create(),
+    ConvertCommand.Create(),
 })
     root.Subcommands.Add(command);
 

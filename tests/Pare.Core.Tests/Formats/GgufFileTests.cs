@@ -95,4 +95,32 @@ public class GgufFileTests
         Assert.Throws<PareFormatException>(() => gguf.Metadata.GetInt64("no.such.key"));
         Assert.Throws<PareFormatException>(() => gguf.ReadTensor("no.such.tensor"));
     }
+
+    [Fact]
+    public void Llama2cTokenizerBecomesTheVocabularyLlamaCppEmbeds()
+    {
+        var mine = Pare.Core.Formats.Llama2cVocabulary.Read(Shared.Stories260KTokenizer, 512);
+        var llamaCpp = GgufVocabulary.Read(GgufFile.Open(Shared.Stories260KGguf))!;
+        Assert.Equal(llamaCpp.Tokens, mine.Tokens);
+        Assert.Equal(llamaCpp.Scores, mine.Scores);
+        Assert.Equal(llamaCpp.TokenTypes, mine.TokenTypes);
+        Assert.Equal((llamaCpp.BosId, llamaCpp.EosId, llamaCpp.UnknownId), (mine.BosId, mine.EosId, mine.UnknownId));
+        var e = Assert.Throws<PareFormatException>(() => Pare.Core.Formats.Llama2cVocabulary.Read(Shared.Stories260KTokenizer, 500));
+        Assert.Contains("more than 500 tokens", e.Message);
+    }
+
+    [Fact]
+    public void VersionTwoHasTheSameLayout()
+    {
+        // GGUF v3 only added big-endian files; a little-endian v2 file is laid out exactly like v3.
+        using var dir = new TempDir();
+        var bytes = File.ReadAllBytes(Shared.Stories260KGguf);
+        bytes[4] = 2;
+        File.WriteAllBytes(dir.File("v2.gguf"), bytes);
+        var v2 = GgufFile.Open(dir.File("v2.gguf"));
+        var v3 = GgufFile.Open(Shared.Stories260KGguf);
+        Assert.Equal(2u, v2.Version);
+        Assert.Equal(v3.Metadata.Keys, v2.Metadata.Keys);
+        Assert.Equal(v3.Tensors, v2.Tensors, (a, b) => a.Name == b.Name && a.Offset == b.Offset && a.Dims.SequenceEqual(b.Dims));
+    }
 }

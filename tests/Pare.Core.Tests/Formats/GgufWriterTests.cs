@@ -1,5 +1,6 @@
 using Pare.Core.Formats;
 using Pare.Core.Formats.Gguf;
+using Pare.Core.Tensors;
 using Pare.TestSupport;
 
 namespace Pare.Core.Tests.Formats;
@@ -80,6 +81,25 @@ public class GgufWriterTests
         var e = Assert.Throws<PareFormatException>(() => ModelLoader.Load(dir.File("b.gguf")));
         Assert.Contains("unsupported architecture 'gemma'", e.Message);
         Assert.Contains(dir.File("b.gguf"), e.Message);
+    }
+
+    [Fact]
+    public void BFloat16TensorsSurviveGgufAndSafetensors()
+    {
+        using var dir = new TempDir();
+        var f32 = Llama2cReader.Read(Shared.Stories260K);
+        var bf16 = f32.With(f32.Tensors.ToDictionary(kv => kv.Key, kv => new TensorData(kv.Key, kv.Value.Shape, DType.BF16,
+            kv.Value.ToFloat32().SelectMany(v => BitConverter.GetBytes(TensorCodec.FloatToBFloat16(v))).ToArray())));
+        GgufWriter.Write(bf16, dir.File("b.gguf"));
+        Pare.Core.Formats.Safetensors.HfWriter.Write(bf16, dir.File("hf"));
+        var gguf = GgufFile.Open(dir.File("b.gguf"));
+        Assert.Equal(32, gguf.Metadata.GetInt64("general.file_type")); // LLAMA_FTYPE_MOSTLY_BF16
+        foreach (var back in new[] { GgufModelReader.Read(gguf), ModelLoader.Load(dir.File("hf")) })
+            foreach (var (name, t) in bf16.Tensors)
+            {
+                Assert.Equal(DType.BF16, back[name].Type);
+                Assert.True(t.Data.Span.SequenceEqual(back[name].Data.Span), name);
+            }
     }
 
     internal static int IndexOf(byte[] haystack, ReadOnlySpan<byte> needle) => haystack.AsSpan().IndexOf(needle);

@@ -1,0 +1,95 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Pare.Core;
+using Pare.Core.Formats;
+using Pare.Core.Formats.Gguf;
+using Pare.Core.Formats.Safetensors;
+using Pare.Core.Tensors;
+using Pare.Core.Tokenizers;
+using Spectre.Console;
+
+namespace Pare.Cli.Commands;
+
+/// <summary>pare convert: any readable model format → safetensors (HF folder), GGUF or llama2.c.</summary>
+public static class ConvertCommand
+{
+    public static readonly string[] Targets = ["safetensors", "gguf", "llama2c"];
+
+    public static Command Create()
+    {
+        var model = new ModelOptions();
+        var to = new Option<string>("--to") { Description = "Output format: safetensors (a folder), gguf or llama2c", Required = true };
+        to.AcceptOnlyFromAmong(Targets);
+        var output = new Option<string>("--out") { Description = "Output file (gguf, llama2c) or folder (safetensors)", Required = true };
+        var cmd = new Command("convert", "Convert a model to another file format");
+        model.AddTo(cmd, tokenizer: true, threads: false);
+        cmd.Options.Add(to);
+        cmd.Options.Add(output);
+        cmd.SetAction(parse => CliContext.Run(parse, console =>
+        {
+            var watch = Stopwatch.StartNew();
+            var checkpoint = model.LoadModel(parse);
+            string target = parse.GetValue(to)!, path = parse.GetValue(output)!;
+            var notes = new JsonArray();
+            if (checkpoint.Tensors.Values.Any(t => t.Type is DType.Q8_0 or DType.Q4_0) && target != "gguf")
+                notes.Add($"{target} has no q8_0/q4_0 storage: those tensors are written dequantised to f32");
+            VocabularyData? vocabulary = null;
+            if (target == "gguf")
+            {
+                vocabulary = checkpoint.Vocabulary ?? FindLlama2cVocabulary(parse.GetValue(model.Tokenizer), checkpoint);
+                if (vocabulary == null) notes.Add("no vocabulary embedded: none in the model and no llama2.c tokenizer given or beside it");
+            }
+            else if (checkpoint.Vocabulary != null)
+                notes.Add($"the embedded vocabulary is not written: {target} keeps the tokenizer in its own file");
+
+            console.Status().Start($"writing {target} to {path}", _ =>
+            {
+                switch (target)
+                {
+                    case "gguf": GgufWriter.Write(checkpoint, path, vocabulary); break;
+                    case "safetensors": HfWriter.Write(checkpoint, path); break;
+                    default: Llama2cWriter.Write(checkpoint, path); break;
+                }
+            });
+            long bytes = Directory.Exists(path) ? new DirectoryInfo(path).EnumerateFiles().Sum(f => f.Length) : new FileInfo(path).Length;
+            return new JsonObject
+            {
+                ["input"] = checkpoint.Source,
+                ["input_format"] = checkpoint.Format,
+                ["output"] = Path.GetFullPath(path),
+                ["output_format"] = target,
+                ["tensors"] = checkpoint.Tensors.Count,
+                ["parameters"] = checkpoint.ParameterCount,
+                ["bytes"] = bytes,
+                ["vocabulary_embedded"] = vocabulary != null,
+                ["seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 3),
+                ["notes"] = notes,
+            };
+        }, (console, r) =>
+        {
+            console.MarkupLineInterpolated($"wrote [bold]{r["output"]}[/] ({r["output_format"]}, {r["bytes"]} bytes, {r["tensors"]} tensors) from {r["input"]} ({r["input_format"]})");
+            foreach (var n in r["notes"]!.AsArray()) console.MarkupLineInterpolated($"[yellow]note:[/] {n}");
+        }));
+        return cmd;
+    }
+
+    /// <summary>A llama2.c tokenizer (given, or tokenizer.bin / tok{vocab}.bin beside a llama2.c model) as a GGUF vocabulary.</summary>
+    private static VocabularyData? FindLlama2cVocabulary(string? given, Checkpoint checkpoint)
+    {
+        int vocab = checkpoint.Config.VocabSize;
+        if (given != null)
+        {
+            if (given.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"{given}: embedding a SentencePiece .model in GGUF is not supported; pass a llama2.c tokenizer.bin");
+            return Llama2cVocabulary.Read(given, vocab);
+        }
+        var dir = Directory.Exists(checkpoint.Source) ? checkpoint.Source : Path.GetDirectoryName(Path.GetFullPath(checkpoint.Source))!;
+        foreach (var name in new[] { "tokenizer.bin", $"tok{vocab}.bin" })
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate)) return Llama2cVocabulary.Read(candidate, vocab);
+        }
+        return null;
+    }
+}

@@ -1,0 +1,53 @@
+using Pare.TestSupport;
+
+namespace Pare.Cli.Tests;
+
+public class ConvertCommandTests
+{
+    [Fact]
+    public void ConvertedChainGeneratesWhatRunCGenerates()
+    {
+        using var dir = new TempDir();
+        var hops = new[] { ("safetensors", dir.File("hf")), ("gguf", dir.File("m.gguf")), ("llama2c", dir.File("m.bin")) };
+        string input = Shared.Stories260K;
+        foreach (var (format, output) in hops)
+        {
+            var r = CliRunner.Run("convert", "--model", input, "--to", format, "--out", output, "--json");
+            Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+            var json = r.Json();
+            Assert.Equal(format, json.GetProperty("output_format").GetString());
+            Assert.Equal(Path.GetFullPath(output), json.GetProperty("output").GetString());
+            Assert.True(json.GetProperty("bytes").GetInt64() > 0);
+            input = output;
+        }
+        // The llama2.c → safetensors hop has no vocabulary to embed; the tokenizer beside the original is passed for generation.
+        var reference = Shared.ReadJsonLines(Shared.Reference("stories260K.greedy.jsonl")).First();
+        var gen = CliRunner.Run("generate", "--model", dir.File("m.bin"), "--tokenizer", Shared.Stories260KTokenizer,
+            "--prompt", reference.GetProperty("prompt").GetString()!, "--max-tokens", "200", "--temperature", "0", "--json");
+        Assert.Equal(0, gen.ExitCode);
+        Assert.Equal(Shared.Ints(reference.GetProperty("generated_ids")), Shared.Ints(gen.Json().GetProperty("generated_ids")));
+    }
+
+    [Fact]
+    public void GgufFromLlama2cEmbedsTheTokenizerBesideIt()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("convert", "--model", Shared.Stories260K, "--to", "gguf", "--out", dir.File("s.gguf"), "--json");
+        Assert.Equal(0, r.ExitCode);
+        Assert.True(r.Json().GetProperty("vocabulary_embedded").GetBoolean());
+        Assert.Equal(["s.gguf"], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void UnreadableInputIsAClearJsonErrorAndWritesNothing()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("bad.gguf"), "GGUF\u0003\0\0\0"u8.ToArray());
+        var r = CliRunner.Run("convert", "--model", dir.File("bad.gguf"), "--to", "safetensors", "--out", dir.File("out"), "--json");
+        Assert.Equal(1, r.ExitCode);
+        var error = r.Json().GetProperty("error").GetString()!;
+        Assert.Contains(dir.File("bad.gguf"), error);
+        Assert.Contains("truncated", error);
+        Assert.False(Directory.Exists(dir.File("out")));
+    }
+}
