@@ -11,6 +11,8 @@ foreach (var command in new[]
     PruneCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
+    SynthCommand.Create(),
+    BenchCommand.Create(),
 })
     root.Subcommands.Add(command);
 

@@ -8,18 +8,27 @@ namespace Pare.Engine;
 /// The LLaMA forward pass (RMSNorm, interleaved-pair RoPE, grouped-query attention, SwiGLU) over a KV cache, for
 /// one token (decode) or several at once (prefill, perplexity, speculative verification). Numerics follow
 /// llama2.c's run.c. One instance is single-caller; create one per thread of generation.
+/// Matrix products are split by output rows across persistent <see cref="Kernels.Workers"/>, with products that
+/// share an input (Q/K/V, gate/up) fused into one dispatch; buffers and work items are reused, so a decode step
+/// allocates nothing once the buffers have grown to the batch size.
 /// </summary>
-public sealed class Transformer
+public sealed class Transformer : IDisposable
 {
+    /// <summary>Below this many multiply-adds an operator runs on the calling thread (a hand-off costs ~µs).</summary>
+    private const long MinParallelWork = 64 * 1024;
+
     private readonly LlamaWeights _w;
     private readonly float[] _cos, _sin;
-    private float[] _x = [], _xb = [], _xb2 = [], _q = [], _k = [], _v = [], _h1 = [], _h3 = [], _att = [];
-    private int _batchCapacity;
+    private readonly LinearWork _linear = new();
+    private readonly AttentionWork _attention;
+    private float[] _x = [], _xb = [], _xb2 = [], _q = [], _k = [], _v = [], _h1 = [], _h3 = [], _att = [], _logits = [];
+    private int _batchCapacity, _logitsCapacity;
 
     public Transformer(LlamaWeights weights, int threads = 1)
     {
         _w = weights;
-        Workers = new Workers(threads);
+        Workers = new Workers(Math.Max(1, threads));
+        _attention = new AttentionWork(this);
         var c = weights.Config;
         int half = c.HeadDim / 2;
         _cos = new float[(long)c.MaxSeqLen * half];
@@ -44,6 +53,8 @@ public sealed class Transformer
 
     public KvCache NewCache(int? capacity = null) => new(Config.Layers, capacity ?? Config.MaxSeqLen, Config.KvDim);
 
+    public void Dispose() => Workers.Dispose();
+
     private void EnsureBatch(int n)
     {
         if (n <= _batchCapacity) return;
@@ -58,6 +69,20 @@ public sealed class Transformer
         _h3 = new float[n * c.HiddenDim];
         _att = new float[(long)Math.Max(Workers.Threads, 1) * c.MaxSeqLen];
         _batchCapacity = n;
+    }
+
+    private void EnsureLogits(int n)
+    {
+        if (n <= _logitsCapacity) return;
+        _logits = new float[(long)n * Config.VocabSize];
+        _logitsCapacity = n;
+    }
+
+    /// <summary>Classifier into the reusable buffer (work items cannot hold the caller's span), then copied out.</summary>
+    private void Classify(int n, Span<float> logits)
+    {
+        Linear(_xb, n, _w.Classifier, _logits);
+        _logits.AsSpan(0, n * Config.VocabSize).CopyTo(logits);
     }
 
     /// <summary>
@@ -75,6 +100,7 @@ public sealed class Transformer
         bool all = logits.Length >= n * c.VocabSize;
         if (!all && logits.Length < c.VocabSize) throw new ArgumentException("logits buffer is smaller than the vocabulary", nameof(logits));
         EnsureBatch(n);
+        EnsureLogits(all ? n : 1);
 
         int dim = c.Dim, kvDim = c.KvDim;
         for (int t = 0; t < n; t++)
@@ -85,9 +111,7 @@ public sealed class Transformer
             var layer = _w.Layers[l];
             for (int t = 0; t < n; t++)
                 Simd.RmsNorm(_x.AsSpan(t * dim, dim), layer.AttentionNorm, _xb.AsSpan(t * dim, dim), c.NormEps);
-            Linear(layer.Query, _xb, _q, n);
-            Linear(layer.Key, _xb, _k, n);
-            Linear(layer.Value, _xb, _v, n);
+            Linear(_xb, n, layer.Query, _q, layer.Key, _k, layer.Value, _v);
             for (int t = 0; t < n; t++)
             {
                 Rope(_q.AsSpan(t * dim, dim), start + t);
@@ -96,15 +120,14 @@ public sealed class Transformer
             Array.Copy(_k, 0, cache.Keys[l], (long)start * kvDim, (long)n * kvDim);
             Array.Copy(_v, 0, cache.Values[l], (long)start * kvDim, (long)n * kvDim);
             Attention(cache, l, start, n);
-            Linear(layer.Output, _xb2, _xb, n);
+            Linear(_xb2, n, layer.Output, _xb);
             Simd.Add(_xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
 
             for (int t = 0; t < n; t++)
                 Simd.RmsNorm(_x.AsSpan(t * dim, dim), layer.FfnNorm, _xb.AsSpan(t * dim, dim), c.NormEps);
-            Linear(layer.Gate, _xb, _h1, n);
-            Linear(layer.Up, _xb, _h3, n);
+            Linear(_xb, n, layer.Gate, _h1, layer.Up, _h3);
             SwiGlu(_h1.AsSpan(0, n * c.HiddenDim), _h3.AsSpan(0, n * c.HiddenDim));
-            Linear(layer.Down, _h1, _xb, n);
+            Linear(_h1, n, layer.Down, _xb);
             Simd.Add(_xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
         }
         cache.Extend(start + n);
@@ -113,12 +136,12 @@ public sealed class Transformer
         {
             for (int t = 0; t < n; t++)
                 Simd.RmsNorm(_x.AsSpan(t * dim, dim), _w.FinalNorm, _xb.AsSpan(t * dim, dim), c.NormEps);
-            LinearInto(_w.Classifier, _xb, logits, n);
+            Classify(n, logits);
         }
         else
         {
             Simd.RmsNorm(_x.AsSpan((n - 1) * dim, dim), _w.FinalNorm, _xb.AsSpan(0, dim), c.NormEps);
-            LinearInto(_w.Classifier, _xb, logits, 1);
+            Classify(1, logits);
         }
     }
 
@@ -144,29 +167,48 @@ public sealed class Transformer
     private void Attention(KvCache cache, int layer, int start, int n)
     {
         var c = Config;
-        int hd = c.HeadDim, heads = c.Heads, kvDim = c.KvDim, group = c.Heads / c.KvHeads;
-        float scale = 1f / MathF.Sqrt(hd);
-        var keys = cache.Keys[layer];
-        var values = cache.Values[layer];
-        Workers.For(n * heads, (long)(start + n) * hd * 2, (chunk, from, to) =>
+        var work = _attention;
+        work.Keys = cache.Keys[layer];
+        work.Values = cache.Values[layer];
+        work.Start = start;
+        work.Tokens = n;
+        if (Workers.Threads == 1 || (long)n * c.Heads * (start + n) * c.HeadDim * 2 < MinParallelWork) work.Execute(0, 1);
+        else Workers.Run(work);
+        work.Keys = work.Values = null;
+    }
+
+    /// <summary>Scaled dot-product attention over the cache for (token, head) items; each part has its own score buffer.</summary>
+    private sealed class AttentionWork(Transformer owner) : IParallelWork
+    {
+        public float[]? Keys, Values;
+        public int Start, Tokens;
+
+        public void Execute(int part, int parts)
         {
-            var att = _att.AsSpan(chunk * c.MaxSeqLen, c.MaxSeqLen);
+            var c = owner.Config;
+            int hd = c.HeadDim, heads = c.Heads, kvDim = c.KvDim, group = c.Heads / c.KvHeads;
+            float scale = 1f / MathF.Sqrt(hd);
+            var keys = Keys!;
+            var values = Values!;
+            int items = Tokens * heads;
+            int from = (int)((long)items * part / parts), to = (int)((long)items * (part + 1) / parts);
+            var att = owner._att.AsSpan(part * c.MaxSeqLen, c.MaxSeqLen);
             for (int item = from; item < to; item++)
             {
                 int t = item / heads, h = item % heads;
-                int len = start + t + 1;
-                var q = _q.AsSpan(t * c.Dim + h * hd, hd);
+                int len = Start + t + 1;
+                var q = owner._q.AsSpan(t * c.Dim + h * hd, hd);
                 int kvOff = h / group * hd;
                 var scores = att[..len];
                 for (int p = 0; p < len; p++)
                     scores[p] = Simd.Dot(q, keys.AsSpan(p * kvDim + kvOff, hd)) * scale;
                 Simd.Softmax(scores);
-                var o = _xb2.AsSpan(t * c.Dim + h * hd, hd);
+                var o = owner._xb2.AsSpan(t * c.Dim + h * hd, hd);
                 o.Clear();
                 for (int p = 0; p < len; p++)
                     Simd.Axpy(scores[p], values.AsSpan(p * kvDim + kvOff, hd), o);
             }
-        });
+        }
     }
 
     private static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
@@ -178,30 +220,70 @@ public sealed class Transformer
         }
     }
 
-    private void Linear(IWeightMatrix w, float[] x, float[] y, int n) => LinearInto(w, x, y, n);
-
-    private void LinearInto(IWeightMatrix w, float[] x, Span<float> y, int n)
+    /// <summary>y_i = W_i·x for up to three matrices sharing the input x ([n, cols]), in one dispatch.</summary>
+    private void Linear(float[] x, int n, IWeightMatrix a, float[] ya, IWeightMatrix? b = null, float[]? yb = null, IWeightMatrix? c = null, float[]? yc = null)
     {
-        if (Workers.Threads == 1)
-        {
-            Run(w, x, y, n, 0, w.Rows);
-            return;
-        }
-        // Spans cannot cross into worker lambdas; the classifier output may be a caller's span, so stage it.
-        unsafe
-        {
-            fixed (float* py = y)
-            {
-                var yp = (IntPtr)py;
-                int len = y.Length;
-                Workers.For(w.Rows, (long)w.Cols * n, (_, r0, r1) => Run(w, x, new Span<float>((void*)yp, len), n, r0, r1));
-            }
-        }
+        var work = _linear;
+        work.Set(x, n, a, ya, b, yb, c, yc);
+        if (Workers.Threads == 1 || work.MultiplyAdds < MinParallelWork) work.Execute(0, 1);
+        else Workers.Run(work);
+        work.Clear();
     }
 
-    private static void Run(IWeightMatrix w, float[] x, Span<float> y, int n, int r0, int r1)
+    /// <summary>Products of matrices with one input, their output rows concatenated and split evenly across parts.</summary>
+    private sealed class LinearWork : IParallelWork
     {
-        if (n == 1) w.MatVec(x.AsSpan(0, w.Cols), y, r0, r1);
-        else w.MatMul(x.AsSpan(0, n * w.Cols), y, n, r0, r1);
+        private readonly IWeightMatrix?[] _m = new IWeightMatrix?[3];
+        private readonly float[]?[] _y = new float[]?[3];
+        private float[]? _x;
+        private int _n, _count, _rows;
+
+        public long MultiplyAdds { get; private set; }
+
+        public void Set(float[] x, int n, IWeightMatrix a, float[] ya, IWeightMatrix? b, float[]? yb, IWeightMatrix? c, float[]? yc)
+        {
+            _x = x;
+            _n = n;
+            _count = 0;
+            _rows = 0;
+            MultiplyAdds = 0;
+            Add(a, ya);
+            if (b != null) Add(b, yb!);
+            if (c != null) Add(c, yc!);
+        }
+
+        private void Add(IWeightMatrix m, float[] y)
+        {
+            if (m.Cols != _m[0]?.Cols && _count > 0) throw new ArgumentException("fused matrices must share their input size");
+            _m[_count] = m;
+            _y[_count] = y;
+            _count++;
+            _rows += m.Rows;
+            MultiplyAdds += (long)m.Rows * m.Cols * _n;
+        }
+
+        public void Clear()
+        {
+            _x = null;
+            Array.Clear(_m);
+            Array.Clear(_y);
+        }
+
+        public void Execute(int part, int parts)
+        {
+            int r0 = (int)((long)_rows * part / parts), r1 = (int)((long)_rows * (part + 1) / parts);
+            int offset = 0;
+            for (int i = 0; i < _count; i++)
+            {
+                var m = _m[i]!;
+                int lo = Math.Max(r0, offset) - offset, hi = Math.Min(r1, offset + m.Rows) - offset;
+                if (lo < hi)
+                {
+                    if (_n == 1) m.MatVec(_x.AsSpan(0, m.Cols), _y[i], lo, hi);
+                    else m.MatMul(_x.AsSpan(0, _n * m.Cols), _y[i], _n, lo, hi);
+                }
+                offset += m.Rows;
+            }
+        }
     }
 }

@@ -1,42 +1,26 @@
+using System.Runtime.InteropServices;
 using Pare.Engine.Kernels;
 
 namespace Pare.Engine.Weights;
 
-/// <summary>Uncompressed f32 weights, rows contiguous.</summary>
-public sealed class DenseF32Matrix : IWeightMatrix
+/// <summary>Uncompressed f32 weights, rows contiguous in cache-line-aligned memory.</summary>
+public sealed unsafe class DenseF32Matrix : FloatKernelMatrix
 {
-    private readonly float[] _w;
+    private readonly AlignedBuffer _w;
 
-    public DenseF32Matrix(float[] weights, int rows, int cols)
+    public DenseF32Matrix(ReadOnlySpan<float> weights, int rows, int cols) : base(rows, cols)
     {
         if (weights.Length != (long)rows * cols) throw new ArgumentException($"{weights.Length} values for a {rows}×{cols} matrix");
-        _w = weights;
-        Rows = rows;
-        Cols = cols;
+        _w = new AlignedBuffer((long)rows * cols * 4);
+        MemoryMarshal.AsBytes(weights).CopyTo(new Span<byte>(_w.Pointer, checked((int)_w.Length)));
     }
 
-    public int Rows { get; }
-    public int Cols { get; }
-    public string Format => "f32";
-    public long StorageBytes => (long)_w.Length * 4;
+    public DenseF32Matrix(float[] weights, int rows, int cols) : this(weights.AsSpan(), rows, cols) { }
 
-    public void MatVec(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
-    {
-        var w = _w.AsSpan();
-        for (int r = rowStart; r < rowEnd; r++)
-            y[r] = Simd.Dot(w.Slice(r * Cols, Cols), x);
-    }
+    public override string Format => WeightFormats.F32;
+    public override long StorageBytes => _w.Length;
 
-    public void MatMul(ReadOnlySpan<float> x, Span<float> y, int n, int rowStart, int rowEnd)
-    {
-        var w = _w.AsSpan();
-        for (int r = rowStart; r < rowEnd; r++)
-        {
-            var row = w.Slice(r * Cols, Cols);
-            for (int t = 0; t < n; t++)
-                y[t * Rows + r] = Simd.Dot(row, x.Slice(t * Cols, Cols));
-        }
-    }
+    public override float[] ToDense() => new ReadOnlySpan<float>(_w.Pointer, Rows * Cols).ToArray();
 
-    public float[] ToDense() => (float[])_w.Clone();
+    protected override void Kernel(float* x, float* y, int r0, int r1) => FloatRowKernels.Rows<F32Elements>(_w.Pointer, Cols, x, y, r0, r1);
 }

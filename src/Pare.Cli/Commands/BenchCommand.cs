@@ -1,0 +1,188 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Pare.Core;
+using Pare.Core.Tensors;
+using Pare.Engine;
+using Pare.Engine.Kernels;
+using Pare.Engine.Weights;
+using Spectre.Console;
+
+namespace Pare.Cli.Commands;
+
+/// <summary>
+/// pare bench decode|prefill: Engine speed per weight format and thread count, beside the machine's read
+/// bandwidth measured in the same run (decode reads every weight once per token, so bandwidth ÷ bytes per token
+/// is its ceiling).
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Measure Engine speed");
+        bench.Subcommands.Add(Create(prefill: false));
+        bench.Subcommands.Add(Create(prefill: true));
+        return bench;
+    }
+
+    private static Command Create(bool prefill)
+    {
+        var model = new Option<string>("--model") { Description = "Model file (e.g. from pare synth)", Required = true };
+        var weights = new Option<string>("--weights") { Description = $"Comma-separated formats: {string.Join(", ", WeightFormats.All)}", DefaultValueFactory = _ => "f32" };
+        var threads = new Option<string>("--threads") { Description = "Comma-separated thread counts", DefaultValueFactory = _ => "1,2" };
+        var tokens = new Option<int>("--tokens") { Description = prefill ? "Prompt length" : "Tokens decoded per run", DefaultValueFactory = _ => prefill ? 128 : 64 };
+        var runs = new Option<int>("--runs") { Description = "Timed runs (median and min reported)", DefaultValueFactory = _ => 5 };
+        var cmd = new Command(prefill ? "prefill" : "decode", prefill ? "Prefill speed (tokens/s of one prompt)" : "Decode speed (tokens/s, GB/s, fraction of measured bandwidth)");
+        foreach (var o in new Option[] { model, weights, threads, tokens, runs }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliContext.Run(parse, console =>
+        {
+            var formats = parse.GetValue(weights)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(WeightFormats.Canonical).ToArray();
+            var threadCounts = parse.GetValue(threads)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out int t) && t >= 1 ? t : throw new ArgumentException($"--threads: '{s}' is not a positive integer")).ToArray();
+            int n = parse.GetValue(tokens), r = parse.GetValue(runs);
+            if (n < 1 || r < 1) throw new ArgumentException("--tokens and --runs must be positive");
+            var checkpoint = Pare.Core.Formats.ModelLoader.Load(parse.GetValue(model)!);
+            if (n + 1 > checkpoint.Config.MaxSeqLen) throw new ArgumentException($"--tokens {n} exceeds the model's context {checkpoint.Config.MaxSeqLen}");
+            var notes = new JsonArray($"SIMD level {KernelDispatch.Level}, {Environment.ProcessorCount} logical CPUs");
+
+            var bandwidth = new JsonObject();
+            var gbPerSecond = new Dictionary<int, double>();
+            using (var probe = new MemoryBandwidth())
+            {
+                foreach (int t in threadCounts.Distinct())
+                {
+                    using var w = new Workers(t);
+                    gbPerSecond[t] = probe.Measure(w) / 1e9;
+                    bandwidth[t.ToString()] = Math.Round(gbPerSecond[t], 2);
+                }
+                notes.Add($"bandwidth: best of 5 streaming reads of a {probe.Bytes >> 20} MiB buffer");
+            }
+
+            var results = new JsonArray();
+            foreach (var format in formats)
+            {
+                var source = checkpoint;
+                if (WeightFormats.IsSparse(format)) source = PruneIfDense(checkpoint, format, notes);
+                var engineWeights = LlamaWeights.FromCheckpoint(source, WeightMatrixFactory.To(format));
+                foreach (int t in threadCounts)
+                {
+                    using var transformer = new Transformer(engineWeights, t);
+                    var speeds = prefill ? Prefill(transformer, n, r) : Decode(transformer, n, r);
+                    Array.Sort(speeds);
+                    double median = speeds[speeds.Length / 2];
+                    long bytes = engineWeights.BytesPerToken;
+                    var row = new JsonObject
+                    {
+                        ["format"] = format,
+                        ["threads"] = t,
+                        ["tokens_per_second_median"] = Math.Round(median, 2),
+                        ["tokens_per_second_min"] = Math.Round(speeds[0], 2),
+                        ["tokens_per_second_max"] = Math.Round(speeds[^1], 2),
+                        ["bytes_per_token"] = bytes,
+                    };
+                    if (!prefill)
+                    {
+                        double gb = bytes * median / 1e9;
+                        row["effective_gb_per_second"] = Math.Round(gb, 2);
+                        row["bandwidth_gb_per_second"] = Math.Round(gbPerSecond[t], 2);
+                        row["fraction_of_bandwidth"] = Math.Round(gb / gbPerSecond[t], 3);
+                        row["bandwidth_limit_tokens_per_second"] = Math.Round(gbPerSecond[t] * 1e9 / bytes, 1);
+                    }
+                    results.Add(row);
+                    console.MarkupLineInterpolated($"[grey]{format} × {t} threads: {median:F1} tok/s[/]");
+                }
+            }
+            var c = checkpoint.Config;
+            return new JsonObject
+            {
+                ["benchmark"] = prefill ? "prefill" : "decode",
+                ["model"] = checkpoint.Source,
+                ["shape"] = $"dim {c.Dim}, hidden {c.HiddenDim}, layers {c.Layers}, heads {c.Heads}, kv heads {c.KvHeads}, vocab {c.VocabSize}",
+                ["parameters"] = checkpoint.ParameterCount,
+                ["tokens"] = n,
+                ["runs"] = r,
+                ["bandwidth_gb_per_second"] = bandwidth,
+                ["results"] = results,
+                ["notes"] = notes,
+            };
+        }, Render));
+        return cmd;
+    }
+
+    /// <summary>Greedy decode of n tokens from BOS per run, after one warm-up run; tokens per second of each run.</summary>
+    private static double[] Decode(Transformer model, int n, int runs)
+    {
+        var cache = model.NewCache(n + 1);
+        var logits = new float[model.Config.VocabSize];
+        var speeds = new double[runs];
+        for (int run = -1; run < runs; run++)
+        {
+            cache.Truncate(0);
+            int token = 1;
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < n; i++)
+            {
+                model.Forward(new ReadOnlySpan<int>(ref token), cache, logits);
+                token = Simd.ArgMax(logits);
+            }
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (run >= 0) speeds[run] = n / seconds;
+        }
+        return speeds;
+    }
+
+    /// <summary>One forward over an n-token prompt per run, after a warm-up; prompt tokens per second.</summary>
+    private static double[] Prefill(Transformer model, int n, int runs)
+    {
+        var cache = model.NewCache(n);
+        var logits = new float[model.Config.VocabSize];
+        var prompt = Enumerable.Range(0, n).Select(i => i == 0 ? 1 : 3 + (int)((i * 7919L) % (model.Config.VocabSize - 3))).ToArray();
+        var speeds = new double[runs];
+        for (int run = -1; run < runs; run++)
+        {
+            cache.Truncate(0);
+            long start = Stopwatch.GetTimestamp();
+            model.Forward(prompt, cache, logits);
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (run >= 0) speeds[run] = n / seconds;
+        }
+        return speeds;
+    }
+
+    /// <summary>Sparse formats need zeros: a dense model is magnitude-pruned (2:4, or 50% per matrix) first.</summary>
+    private static Checkpoint PruneIfDense(Checkpoint checkpoint, string format, JsonArray notes)
+    {
+        var c = checkpoint.Config;
+        var linears = Enumerable.Range(0, c.Layers).SelectMany(LlamaTensorNames.Linears).Append(c.TiedEmbeddings ? LlamaTensorNames.Embedding : LlamaTensorNames.Classifier).ToHashSet();
+        var tensors = new Dictionary<string, TensorData>(checkpoint.Tensors);
+        int pruned = 0;
+        Parallel.ForEach(linears, name =>
+        {
+            var t = checkpoint[name];
+            var w = t.ToFloat32();
+            double zeros = w.Count(v => v == 0) / (double)w.Length;
+            if (zeros >= 0.45) return;
+            var p = format == WeightFormats.Sparse24Int8 ? MagnitudePruning.NM(w, t.Rows, t.Columns) : MagnitudePruning.Unstructured(w, 0.5);
+            lock (tensors) tensors[name] = TensorData.FromFloat32(name, p, t.Shape);
+            Interlocked.Increment(ref pruned);
+        });
+        if (pruned > 0)
+            notes.Add($"{format}: {pruned} dense matrices magnitude-pruned ({(format == WeightFormats.Sparse24Int8 ? "2:4" : "50% per matrix")}) before packing; speed does not depend on which weights are kept");
+        return checkpoint.With(tensors);
+    }
+
+    private static void Render(IAnsiConsole console, JsonObject r)
+    {
+        console.MarkupLineInterpolated($"[bold]{r["benchmark"]}[/] {r["model"]} ({r["shape"]}), bandwidth GB/s by threads: {r["bandwidth_gb_per_second"]!.ToJsonString()}");
+        var table = new Table();
+        foreach (var h in new[] { "format", "threads", "tok/s median", "tok/s min", "MB/token", "GB/s", "of bandwidth" }) table.AddColumn(h);
+        foreach (var row in r["results"]!.AsArray())
+        {
+            table.AddRow(
+                row!["format"]!.ToString(), row["threads"]!.ToString(), row["tokens_per_second_median"]!.ToString(), row["tokens_per_second_min"]!.ToString(),
+                (row["bytes_per_token"]!.GetValue<long>() / 1e6).ToString("F1"), row["effective_gb_per_second"]?.ToString() ?? "-",
+                row["fraction_of_bandwidth"] is { } f ? $"{f.GetValue<double>():P0}" : "-");
+        }
+        console.Write(table);
+        foreach (var n in r["notes"]!.AsArray()) console.MarkupLineInterpolated($"[grey]note: {n}[/]");
+    }
+}
