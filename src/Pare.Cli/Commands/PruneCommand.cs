@@ -51,8 +51,6 @@ public static class PruneCommand
             var outPath = parse.GetValue(output)!;
             var outFormat = parse.GetValue(format) ?? (outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? "gguf"
                 : outPath.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? "llama2c" : "safetensors");
-            if (outFormat == "llama2c")
-                throw new NotSupportedException("llama2c output needs the formats branch's Llama2cWriter; use --format gguf or safetensors");
             int? bits = parse.GetValue(quantBits);
             var pruner = CreatePruner(parse.GetValue(method)!, bits);
             var moduleList = parse.GetValue(modules) is { } m
@@ -82,6 +80,7 @@ public static class PruneCommand
             switch (outFormat)
             {
                 case "gguf": GgufWriter.Write(pruned, outPath); break;
+                case "llama2c": Llama2cWriter.Write(pruned, outPath); break;
                 default: HfWriter.Write(pruned, outPath); break;
             }
             var nm = VerifyWritten(outPath, pattern, options);
