@@ -2,13 +2,14 @@ using Pare.Core;
 using Pare.Core.Sparsity;
 using Pare.Torch.Pruning;
 using TorchSharp;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace Pare.Torch.Tests;
 
 /// <summary>Properties every method must have on stories260K: sparsity 0 is a no-op, N:M and ratio targets are met.</summary>
 [Collection(TorchCollection.Name)]
-public class PruningPropertyTests
+public class PruningPropertyTests(ITestOutputHelper output)
 {
     public static readonly TheoryData<string> Methods = new() { "magnitude", "wanda", "sparsegpt", "gblm" };
 
@@ -199,6 +200,7 @@ public class PruningPropertyTests
                     Assert.True(ea < eb && ea < ec, lines[^1]);
                     sg += ea; wa += eb; mag += ec;
                 }
+                output.WriteLine($"{pattern} layer {l}: Σ‖WX−ŴX‖² sparsegpt {sg:G4}, wanda {wa:G4}, magnitude {mag:G4}");
                 foreach (var s in stats.Values) s.Dispose();
                 var next = SequentialPruner.RunLayer(layer, model.Rope, inputs, 8);
                 inputs.Dispose();

@@ -32,7 +32,7 @@ public sealed class LinearStatistics : IDisposable
     {
         using var scope = NewDisposeScope();
         var x = input.detach().reshape(-1, Columns).to_type(ScalarType.Float32);
-        SquaredNorms.add_(x.square().sum(0));
+        SquaredNorms.add_(x.square().sum(new long[] { 0 })); // sum(0) would bind to sum(ScalarType) and add the grand total
         Gram?.addmm_(x.t(), x);
         Samples += (int)input.shape[0];
         Tokens += x.shape[0];
