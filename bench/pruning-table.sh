@@ -19,15 +19,19 @@ limit=()
 [ -n "${MAX_WINDOWS:-}" ] && limit=(--max-windows "$MAX_WINDOWS")
 mkdir -p "$out"
 results="$out/results.jsonl"
-: > "$results"
+touch "$results" # configurations already in it are kept (a rerun resumes)
+done_already() { grep -q "^{\"method\":\"$1\",\"sparsity\":\"$2\",\"allocation\":\"$3\"" "$results"; }
 
 eval_ppl() { $pare eval ppl --model "$1" --tokenizer "$tok" --data "$data" --slice 0.5:1 --window 256 --threads "$threads" "${limit[@]}" --json 2>/dev/null | tr -d '\n'; }
 
-dense=$(eval_ppl "$model")
-echo "{\"method\":\"dense\",\"sparsity\":\"0\",\"allocation\":\"-\",\"eval\":$dense}" >> "$results"
-for method in magnitude wanda sparsegpt gblm; do
-  for sparsity in 0.5 0.7 2:4 4:8; do
+if ! done_already dense 0 -; then
+  dense=$(eval_ppl "$model")
+  echo "{\"method\":\"dense\",\"sparsity\":\"0\",\"allocation\":\"-\",\"eval\":$dense}" >> "$results"
+fi
+for sparsity in 0.5 2:4 0.7 4:8; do
+  for method in magnitude wanda sparsegpt gblm; do
     for allocation in uniform owl; do
+      done_already "$method" "$sparsity" "$allocation" && continue
       name="$method-${sparsity/:/of}-$allocation"
       $pare prune --model "$model" --tokenizer "$tok" --method "$method" --sparsity "$sparsity" --allocation "$allocation" \
         --calibration "$data" --calibration-slice 0:0.5 --samples 128 --seqlen 256 --seed 0 \
