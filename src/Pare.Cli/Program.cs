@@ -8,6 +8,7 @@ foreach (var command in new[]
 {
     InfoCommand.Create(),
     GenerateCommand.Create(),
+    PruneCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Pare.Engine;
 using Pare.Engine.Sampling;
 using Pare.Engine.Speculative;
+using Pare.Engine.Weights;
 using Spectre.Console;
 
 namespace Pare.Cli.Commands;
@@ -25,15 +26,18 @@ public static class GenerateCommand
         var k = new Option<int>("--k") { Description = "Tokens drafted per round", DefaultValueFactory = _ => 4 };
         var adaptive = new Option<bool>("--adaptive") { Description = "Stop drafting when the draft's confidence falls below --adaptive-threshold" };
         var adaptiveThreshold = new Option<float>("--adaptive-threshold") { Description = "Draft confidence (top probability) below which drafting stops", DefaultValueFactory = _ => 0.4f };
+        var weights = new Option<string?>("--weights") { Description = $"Run the matrices in this format: {string.Join(", ", WeightFormats.All)} (default: as stored; sparse formats keep the zeros they are given)" };
         var cmd = new Command("generate", "Generate text from a prompt");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed, draft, draftSelf, lookup, k, adaptive, adaptiveThreshold }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed, draft, draftSelf, lookup, k, adaptive, adaptiveThreshold, weights }) cmd.Options.Add(o);
 
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
             var checkpoint = model.LoadModel(parse);
             var tokenizer = model.LoadTokenizer(parse, checkpoint);
-            var transformer = new Transformer(LlamaWeights.FromCheckpoint(checkpoint), parse.GetValue(model.Threads));
+            var format = parse.GetValue(weights);
+            using var transformer = new Transformer(
+                LlamaWeights.FromCheckpoint(checkpoint, format == null ? null : WeightMatrixFactory.To(format)), parse.GetValue(model.Threads));
             var sampling = new SamplingOptions
             {
                 Temperature = parse.GetValue(temperature),
