@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using Pare.Core;
-using Pare.Core.Tensors;
 using Pare.Engine;
 using Pare.Engine.Kernels;
 using Pare.Engine.Weights;
@@ -22,6 +20,8 @@ public static class BenchCommand
         var bench = new Command("bench", "Measure Engine speed");
         bench.Subcommands.Add(Create(prefill: false));
         bench.Subcommands.Add(Create(prefill: true));
+        bench.Subcommands.Add(BenchSpeculativeCommand.Create());
+        bench.Subcommands.Add(BenchSpeculativeCostCommand.Create());
         return bench;
     }
 
@@ -61,7 +61,12 @@ public static class BenchCommand
             foreach (var format in formats)
             {
                 var source = checkpoint;
-                if (WeightFormats.IsSparse(format)) source = PruneIfDense(checkpoint, format, notes);
+                if (WeightFormats.IsSparse(format))
+                {
+                    var pruneNotes = new List<string>();
+                    source = CheckpointWeights.PruneForSparse(checkpoint, format, pruneNotes);
+                    foreach (var note in pruneNotes) notes.Add(note);
+                }
                 var engineWeights = LlamaWeights.FromCheckpoint(source, WeightMatrixFactory.To(format));
                 foreach (int t in threadCounts)
                 {
@@ -146,28 +151,6 @@ public static class BenchCommand
             if (run >= 0) speeds[run] = n / seconds;
         }
         return speeds;
-    }
-
-    /// <summary>Sparse formats need zeros: a dense model is magnitude-pruned (2:4, or 50% per matrix) first.</summary>
-    private static Checkpoint PruneIfDense(Checkpoint checkpoint, string format, JsonArray notes)
-    {
-        var c = checkpoint.Config;
-        var linears = Enumerable.Range(0, c.Layers).SelectMany(LlamaTensorNames.Linears).Append(c.TiedEmbeddings ? LlamaTensorNames.Embedding : LlamaTensorNames.Classifier).ToHashSet();
-        var tensors = new Dictionary<string, TensorData>(checkpoint.Tensors);
-        int pruned = 0;
-        Parallel.ForEach(linears, name =>
-        {
-            var t = checkpoint[name];
-            var w = t.ToFloat32();
-            double zeros = w.Count(v => v == 0) / (double)w.Length;
-            if (zeros >= 0.45) return;
-            var p = format == WeightFormats.Sparse24Int8 ? MagnitudePruning.NM(w, t.Rows, t.Columns) : MagnitudePruning.Unstructured(w, 0.5);
-            lock (tensors) tensors[name] = TensorData.FromFloat32(name, p, t.Shape);
-            Interlocked.Increment(ref pruned);
-        });
-        if (pruned > 0)
-            notes.Add($"{format}: {pruned} dense matrices magnitude-pruned ({(format == WeightFormats.Sparse24Int8 ? "2:4" : "50% per matrix")}) before packing; speed does not depend on which weights are kept");
-        return checkpoint.With(tensors);
     }
 
     private static void Render(IAnsiConsole console, JsonObject r)

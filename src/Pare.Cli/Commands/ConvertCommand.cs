@@ -7,6 +7,7 @@ using Pare.Core.Formats.Gguf;
 using Pare.Core.Formats.Safetensors;
 using Pare.Core.Tensors;
 using Pare.Core.Tokenizers;
+using Pare.Engine.Weights;
 using Spectre.Console;
 
 namespace Pare.Cli.Commands;
@@ -22,23 +23,31 @@ public static class ConvertCommand
         var to = new Option<string>("--to") { Description = "Output format: safetensors (a folder), gguf or llama2c", Required = true };
         to.AcceptOnlyFromAmong(Targets);
         var output = new Option<string>("--out") { Description = "Output file (gguf, llama2c) or folder (safetensors)", Required = true };
+        var weights = new Option<string?>("--weights") { Description = $"Re-encode the weight matrices: {string.Join(", ", WeightFormats.All)} (int8/int4 = GGUF q8_0/q4_0; sparse formats are magnitude-pruned and written densely)" };
         var cmd = new Command("convert", "Convert a model to another file format");
         model.AddTo(cmd, tokenizer: true, threads: false);
         cmd.Options.Add(to);
         cmd.Options.Add(output);
+        cmd.Options.Add(weights);
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
             var watch = Stopwatch.StartNew();
             var checkpoint = model.LoadModel(parse);
             string target = parse.GetValue(to)!, path = parse.GetValue(output)!;
             var notes = new JsonArray();
+            if (parse.GetValue(weights) is { } weightFormat)
+            {
+                var encodeNotes = new List<string>();
+                checkpoint = CheckpointWeights.Encode(checkpoint, weightFormat, encodeNotes);
+                foreach (var note in encodeNotes) notes.Add(note);
+            }
             if (checkpoint.Tensors.Values.Any(t => t.Type is DType.Q8_0 or DType.Q4_0) && target != "gguf")
                 notes.Add($"{target} has no q8_0/q4_0 storage: those tensors are written dequantised to f32");
             VocabularyData? vocabulary = null;
             if (target == "gguf")
             {
-                vocabulary = checkpoint.Vocabulary ?? FindLlama2cVocabulary(parse.GetValue(model.Tokenizer), checkpoint);
-                if (vocabulary == null) notes.Add("no vocabulary embedded: none in the model and no llama2.c tokenizer given or beside it");
+                vocabulary = checkpoint.Vocabulary ?? FindVocabulary(parse.GetValue(model.Tokenizer), checkpoint);
+                if (vocabulary == null) notes.Add("no vocabulary embedded: none in the model and no tokenizer given or beside it");
             }
             else if (checkpoint.Vocabulary != null)
                 notes.Add($"the embedded vocabulary is not written: {target} keeps the tokenizer in its own file");
@@ -74,22 +83,25 @@ public static class ConvertCommand
         return cmd;
     }
 
-    /// <summary>A llama2.c tokenizer (given, or tokenizer.bin / tok{vocab}.bin beside a llama2.c model) as a GGUF vocabulary.</summary>
-    private static VocabularyData? FindLlama2cVocabulary(string? given, Checkpoint checkpoint)
+    /// <summary>
+    /// The vocabulary to embed in GGUF when the model carries none: the given tokenizer file, else one beside the
+    /// model (tokenizer.model, tokenizer.bin, tok{vocab}.bin). It must have the model's vocabulary size.
+    /// </summary>
+    private static VocabularyData? FindVocabulary(string? given, Checkpoint checkpoint)
     {
         int vocab = checkpoint.Config.VocabSize;
-        if (given != null)
+        string? path = given;
+        if (path == null)
         {
-            if (given.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
-                throw new ArgumentException($"{given}: embedding a SentencePiece .model in GGUF is not supported; pass a llama2.c tokenizer.bin");
-            return Llama2cVocabulary.Read(given, vocab);
+            var dir = Directory.Exists(checkpoint.Source) ? checkpoint.Source : Path.GetDirectoryName(Path.GetFullPath(checkpoint.Source))!;
+            path = new[] { "tokenizer.model", "tokenizer.bin", $"tok{vocab}.bin" }.Select(n => Path.Combine(dir, n)).FirstOrDefault(File.Exists);
+            if (path == null) return null;
         }
-        var dir = Directory.Exists(checkpoint.Source) ? checkpoint.Source : Path.GetDirectoryName(Path.GetFullPath(checkpoint.Source))!;
-        foreach (var name in new[] { "tokenizer.bin", $"tok{vocab}.bin" })
-        {
-            var candidate = Path.Combine(dir, name);
-            if (File.Exists(candidate)) return Llama2cVocabulary.Read(candidate, vocab);
-        }
-        return null;
+        var data = path.EndsWith(".model", StringComparison.OrdinalIgnoreCase) ? SentencePieceModelReader.Read(path)
+            : path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? GgufVocabulary.Read(GgufFile.Open(path)) ?? throw new PareFormatException(path, "no vocabulary in this GGUF file")
+            : Llama2cVocabulary.Read(path, vocab);
+        if (data.Tokens.Length != vocab)
+            throw new ArgumentException($"{path}: tokenizer has {data.Tokens.Length} tokens, the model's vocabulary has {vocab}");
+        return data;
     }
 }

@@ -73,19 +73,69 @@ public static class Simd
         for (int i = 0; i < x.Length; i++) o[i] = weight[i] * (inv * x[i]);
     }
 
-    /// <summary>In-place softmax with max subtraction.</summary>
+    /// <summary>In-place softmax with max subtraction (vector exp, ~1 ulp from MathF.Exp).</summary>
     public static void Softmax(Span<float> x)
     {
+        int n = x.Length, i = 0;
+        ref float p = ref MemoryMarshal.GetReference(x);
         float max = float.NegativeInfinity;
-        foreach (var v in x) if (v > max) max = v;
-        float sum = 0;
-        for (int i = 0; i < x.Length; i++)
+        if (Vector512.IsHardwareAccelerated && n >= 16)
         {
-            x[i] = MathF.Exp(x[i] - max);
-            sum += x[i];
+            var vmax = Vector512.Create(float.NegativeInfinity);
+            for (; i <= n - 16; i += 16) vmax = Vector512.Max(vmax, Vector512.LoadUnsafe(ref p, (nuint)i));
+            for (int k = 0; k < 16; k++) max = MathF.Max(max, vmax.GetElement(k));
+        }
+        for (; i < n; i++) max = MathF.Max(max, Unsafe.Add(ref p, i));
+        float sum = 0;
+        i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vm = Vector512.Create(max);
+            var vs = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16)
+            {
+                var e = Vector512.Exp(Vector512.LoadUnsafe(ref p, (nuint)i) - vm);
+                e.StoreUnsafe(ref p, (nuint)i);
+                vs += e;
+            }
+            sum = Vector512.Sum(vs);
+        }
+        for (; i < n; i++)
+        {
+            float e = MathF.Exp(Unsafe.Add(ref p, i) - max);
+            Unsafe.Add(ref p, i) = e;
+            sum += e;
         }
         float inv = 1f / sum;
-        for (int i = 0; i < x.Length; i++) x[i] *= inv;
+        i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vi = Vector512.Create(inv);
+            for (; i <= n - 16; i += 16) (Vector512.LoadUnsafe(ref p, (nuint)i) * vi).StoreUnsafe(ref p, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref p, i) *= inv;
+    }
+
+    /// <summary>SwiGLU in place: gate = silu(gate) ⊙ up, silu(g) = g / (1 + e^−g) (vector exp).</summary>
+    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        int n = gate.Length, i = 0;
+        ref float g = ref MemoryMarshal.GetReference(gate);
+        ref float u = ref MemoryMarshal.GetReference(up);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var one = Vector512<float>.One;
+            for (; i <= n - 16; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref g, (nuint)i);
+                (v * (one / (one + Vector512.Exp(-v))) * Vector512.LoadUnsafe(ref u, (nuint)i)).StoreUnsafe(ref g, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref g, i);
+            Unsafe.Add(ref g, i) = v * (1f / (1f + MathF.Exp(-v))) * Unsafe.Add(ref u, i);
+        }
     }
 
     /// <summary>Index of the first maximum (llama2.c's argmax tie rule).</summary>

@@ -123,4 +123,16 @@ public class GgufFileTests
         Assert.Equal(v3.Metadata.Keys, v2.Metadata.Keys);
         Assert.Equal(v3.Tensors, v2.Tensors, (a, b) => a.Name == b.Name && a.Offset == b.Offset && a.Dims.SequenceEqual(b.Dims));
     }
+
+    [Fact]
+    public void Llama2cExportOfLlama2VocabularyComesBackAsTheSentencePieceModel()
+    {
+        // llama2.c's tokenizer.bin of Llama 2 was exported from tokenizer.model; the llama.cpp spelling rules must
+        // recover the SentencePiece pieces, scores and types.
+        var spm = SentencePieceModelReader.Read(Shared.PathOf("tokenizers", "llama2", "tokenizer.model"));
+        var bin = Pare.Core.Formats.Llama2cVocabulary.Read(Shared.PathOf("tokenizers", "llama2", "tokenizer.bin"), spm.Tokens.Length);
+        Assert.Equal(spm.Tokens, bin.Tokens);
+        Assert.Equal(spm.Scores, bin.Scores);
+        Assert.Equal(spm.TokenTypes, bin.TokenTypes);
+    }
 }

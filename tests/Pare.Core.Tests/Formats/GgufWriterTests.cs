@@ -36,6 +36,7 @@ public class GgufWriterTests
         Assert.Equal(original.Vocabulary!.Tokens, back.Vocabulary!.Tokens);
         Assert.Equal(original.Vocabulary.Scores, back.Vocabulary.Scores);
         Assert.Equal(original.Vocabulary.TokenTypes, back.Vocabulary.TokenTypes);
+        Assert.Equal(original.Vocabulary with { Source = "" }, back.Vocabulary with { Source = "", Tokens = original.Vocabulary.Tokens, Scores = original.Vocabulary.Scores, TokenTypes = original.Vocabulary.TokenTypes, Merges = original.Vocabulary.Merges });
 
         // Same tensor names and types as llama.cpp's file; every key it carries, with the same value type.
         Assert.Equal(reference.Tensors.Select(t => (t.Name, t.Type)).Order(), written.Tensors.Select(t => (t.Name, t.Type)).Order());
@@ -100,6 +101,19 @@ public class GgufWriterTests
                 Assert.Equal(DType.BF16, back[name].Type);
                 Assert.True(t.Data.Span.SequenceEqual(back[name].Data.Span), name);
             }
+    }
+
+    [Fact]
+    public void VocabularySettingsSurvive()
+    {
+        using var dir = new TempDir();
+        var vocab = Llama2cVocabulary.Read(Shared.Stories260KTokenizer, 512) with { AddSpacePrefix = false, AddBos = false, EosId = 5 };
+        GgufWriter.Write(Llama2cReader.Read(Shared.Stories260K), dir.File("v.gguf"), vocab);
+        var back = GgufModelReader.Read(dir.File("v.gguf")).Vocabulary!;
+        Assert.False(back.AddSpacePrefix);
+        Assert.False(back.AddBos);
+        Assert.Equal(5, back.EosId);
+        Assert.Equal(vocab.Tokens, back.Tokens);
     }
 
     internal static int IndexOf(byte[] haystack, ReadOnlySpan<byte> needle) => haystack.AsSpan().IndexOf(needle);

@@ -110,4 +110,29 @@ public class SafetensorsBadInputTests
         Assert.Contains("malformed JSON", e.Message);
         Assert.Contains("config.json", e.Message);
     }
+
+    [Fact]
+    public void RandomHeaderCorruptionNeverEscapesAsAnotherException()
+    {
+        // Overwrite characters of the JSON header and of config.json (seeded): each folder must load or fail with
+        // PareFormatException, never crash or throw another exception type.
+        using var dir = new TempDir();
+        HfWriter.Write(Llama2cReader.Read(Shared.Stories260K), dir.Path);
+        var weights = File.ReadAllBytes(dir.File("model.safetensors"));
+        var config = File.ReadAllBytes(dir.File("config.json"));
+        int headerEnd = 8 + (int)BitConverter.ToUInt64(weights, 0);
+        var rng = new Random(5);
+        const string alphabet = "0123456789{}[]:,\" -.eEFBI";
+        for (int trial = 0; trial < 100; trial++)
+        {
+            var w = (byte[])weights.Clone();
+            var c = (byte[])config.Clone();
+            for (int k = 0; k < 2; k++) w[rng.Next(8, headerEnd)] = (byte)alphabet[rng.Next(alphabet.Length)];
+            if (trial % 4 == 0) c[rng.Next(c.Length)] = (byte)alphabet[rng.Next(alphabet.Length)];
+            File.WriteAllBytes(dir.File("model.safetensors"), w);
+            File.WriteAllBytes(dir.File("config.json"), c);
+            try { ModelLoader.Load(dir.Path); }
+            catch (PareFormatException e) { Assert.Contains(dir.Path, e.Message); }
+        }
+    }
 }
