@@ -69,7 +69,9 @@ public static class BenchCommand
                 foreach (int t in threadCounts)
                 {
                     using var transformer = new Transformer(engineWeights, t);
+                    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                     var speeds = prefill ? Prefill(transformer, n, r) : Decode(transformer, n, r);
+                    double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
                     Array.Sort(speeds);
                     double median = speeds[speeds.Length / 2];
                     long bytes = engineWeights.BytesPerToken;
@@ -81,6 +83,9 @@ public static class BenchCommand
                         ["tokens_per_second_min"] = Math.Round(speeds[0], 2),
                         ["tokens_per_second_max"] = Math.Round(speeds[^1], 2),
                         ["bytes_per_token"] = bytes,
+                        // Process CPU time (all threads, spinning workers included) per token over warm-up + runs:
+                        // on a loaded machine it shows what the kernels cost when wall time does not.
+                        ["cpu_ms_per_token"] = Math.Round(cpuSeconds * 1000 / ((r + 1) * (double)n), 3),
                     };
                     if (!prefill)
                     {
