@@ -42,5 +42,17 @@ public static class CliContext
         }
     }
 
+    public static int ReportParseErrors(ParseResult parse)
+    {
+        var messages = parse.Errors.Select(e => (JsonNode)e.Message).ToArray();
+        Console.Out.WriteLine(new JsonObject
+        {
+            ["error"] = string.Join("; ", parse.Errors.Select(e => e.Message)),
+            ["kind"] = "UsageError",
+            ["errors"] = new JsonArray(messages),
+        }.ToJsonString(Pretty));
+        return 2;
+    }
+
     public static JsonArray ToJsonArray(IEnumerable<int> values) => new(values.Select(v => (JsonNode)v).ToArray());
 }

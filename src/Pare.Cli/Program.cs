@@ -8,6 +8,7 @@ foreach (var command in new[]
 {
     InfoCommand.Create(),
     GenerateCommand.Create(),
+    PruneCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),
@@ -15,4 +16,8 @@ foreach (var command in new[]
 })
     root.Subcommands.Add(command);
 
-return root.Parse(args).Invoke();
+var parsed = root.Parse(args);
+// Scripts that asked for JSON get parse errors (unknown option, bad value) as one JSON object too.
+if (parsed.Errors.Count > 0 && args.Contains("--json"))
+    return CliContext.ReportParseErrors(parsed);
+return parsed.Invoke();

@@ -126,7 +126,10 @@ public sealed class Transformer : IDisposable
             for (int t = 0; t < n; t++)
                 Simd.RmsNorm(_x.AsSpan(t * dim, dim), layer.FfnNorm, _xb.AsSpan(t * dim, dim), c.NormEps);
             Linear(_xb, n, layer.Gate, _h1, layer.Up, _h3);
-            Simd.SwiGlu(_h1.AsSpan(0, n * c.HiddenDim), _h3.AsSpan(0, n * c.HiddenDim));
+            // Row by row: the vector exp and the scalar tail round differently, so each token must see the same
+            // split as when it runs alone, or batched verification would not reproduce one-token logits bit for bit.
+            for (int t = 0; t < n; t++)
+                Simd.SwiGlu(_h1.AsSpan(t * c.HiddenDim, c.HiddenDim), _h3.AsSpan(t * c.HiddenDim, c.HiddenDim));
             Linear(_h1, n, layer.Down, _xb);
             Simd.Add(_xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
         }

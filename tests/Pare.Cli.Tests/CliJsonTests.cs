@@ -74,4 +74,12 @@ public class CliJsonTests
         Assert.Equal(8 * 255, json.GetProperty("tokens_scored").GetInt64());
         Assert.True(Math.Abs(json.GetProperty("mean_nll").GetDouble() - reference) < 1e-4);
     }
+
+    [Fact]
+    public void UsageErrorsAreJsonWhenJsonIsAsked()
+    {
+        var r = CliRunner.Run("eval", "ppl", "--model", Shared.Stories260K, "--data", Shared.TinyStories, "--format", "nonsense", "--json");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("nonsense", r.Json().GetProperty("error").GetString());
+    }
 }

@@ -50,4 +50,17 @@ public class ConvertCommandTests
         Assert.Contains("truncated", error);
         Assert.False(Directory.Exists(dir.File("out")));
     }
+
+    [Fact]
+    public void TokenizerOfAnotherSizeIsRefusedForGguf()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("convert", "--model", Shared.Stories260K, "--to", "gguf", "--out", dir.File("s.gguf"),
+            "--tokenizer", Shared.PathOf("tokenizers", "llama2", "tokenizer.model"), "--json");
+        Assert.Equal(1, r.ExitCode);
+        var error = r.Json().GetProperty("error").GetString()!;
+        Assert.Contains("32000 tokens", error);
+        Assert.Contains("tokenizer.model", error);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
 }

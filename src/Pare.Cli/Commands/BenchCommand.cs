@@ -20,6 +20,8 @@ public static class BenchCommand
         var bench = new Command("bench", "Measure Engine speed");
         bench.Subcommands.Add(Create(prefill: false));
         bench.Subcommands.Add(Create(prefill: true));
+        bench.Subcommands.Add(BenchSpeculativeCommand.Create());
+        bench.Subcommands.Add(BenchSpeculativeCostCommand.Create());
         return bench;
     }
 

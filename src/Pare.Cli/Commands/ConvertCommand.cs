@@ -46,8 +46,8 @@ public static class ConvertCommand
             VocabularyData? vocabulary = null;
             if (target == "gguf")
             {
-                vocabulary = checkpoint.Vocabulary ?? FindLlama2cVocabulary(parse.GetValue(model.Tokenizer), checkpoint);
-                if (vocabulary == null) notes.Add("no vocabulary embedded: none in the model and no llama2.c tokenizer given or beside it");
+                vocabulary = checkpoint.Vocabulary ?? FindVocabulary(parse.GetValue(model.Tokenizer), checkpoint);
+                if (vocabulary == null) notes.Add("no vocabulary embedded: none in the model and no tokenizer given or beside it");
             }
             else if (checkpoint.Vocabulary != null)
                 notes.Add($"the embedded vocabulary is not written: {target} keeps the tokenizer in its own file");
@@ -83,22 +83,25 @@ public static class ConvertCommand
         return cmd;
     }
 
-    /// <summary>A llama2.c tokenizer (given, or tokenizer.bin / tok{vocab}.bin beside a llama2.c model) as a GGUF vocabulary.</summary>
-    private static VocabularyData? FindLlama2cVocabulary(string? given, Checkpoint checkpoint)
+    /// <summary>
+    /// The vocabulary to embed in GGUF when the model carries none: the given tokenizer file, else one beside the
+    /// model (tokenizer.model, tokenizer.bin, tok{vocab}.bin). It must have the model's vocabulary size.
+    /// </summary>
+    private static VocabularyData? FindVocabulary(string? given, Checkpoint checkpoint)
     {
         int vocab = checkpoint.Config.VocabSize;
-        if (given != null)
+        string? path = given;
+        if (path == null)
         {
-            if (given.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
-                throw new ArgumentException($"{given}: embedding a SentencePiece .model in GGUF is not supported; pass a llama2.c tokenizer.bin");
-            return Llama2cVocabulary.Read(given, vocab);
+            var dir = Directory.Exists(checkpoint.Source) ? checkpoint.Source : Path.GetDirectoryName(Path.GetFullPath(checkpoint.Source))!;
+            path = new[] { "tokenizer.model", "tokenizer.bin", $"tok{vocab}.bin" }.Select(n => Path.Combine(dir, n)).FirstOrDefault(File.Exists);
+            if (path == null) return null;
         }
-        var dir = Directory.Exists(checkpoint.Source) ? checkpoint.Source : Path.GetDirectoryName(Path.GetFullPath(checkpoint.Source))!;
-        foreach (var name in new[] { "tokenizer.bin", $"tok{vocab}.bin" })
-        {
-            var candidate = Path.Combine(dir, name);
-            if (File.Exists(candidate)) return Llama2cVocabulary.Read(candidate, vocab);
-        }
-        return null;
+        var data = path.EndsWith(".model", StringComparison.OrdinalIgnoreCase) ? SentencePieceModelReader.Read(path)
+            : path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? GgufVocabulary.Read(GgufFile.Open(path)) ?? throw new PareFormatException(path, "no vocabulary in this GGUF file")
+            : Llama2cVocabulary.Read(path, vocab);
+        if (data.Tokens.Length != vocab)
+            throw new ArgumentException($"{path}: tokenizer has {data.Tokens.Length} tokens, the model's vocabulary has {vocab}");
+        return data;
     }
 }

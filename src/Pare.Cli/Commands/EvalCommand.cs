@@ -77,7 +77,7 @@ public static class EvalCommand
         return cmd;
     }
 
-    private static (double From, double To) ParseSlice(string s)
+    internal static (double From, double To) ParseSlice(string s)
     {
         var parts = s.Split(':');
         if (parts.Length == 2
@@ -88,7 +88,7 @@ public static class EvalCommand
         throw new ArgumentException($"--slice must be FROM:TO fractions with 0 ≤ FROM < TO ≤ 1, got '{s}'");
     }
 
-    private static IEnumerable<T> Take<T>(IReadOnlyList<T> items, double from, double to)
+    internal static IEnumerable<T> Take<T>(IReadOnlyList<T> items, double from, double to)
     {
         int a = (int)Math.Round(items.Count * from), b = (int)Math.Round(items.Count * to);
         for (int i = a; i < b; i++) yield return items[i];

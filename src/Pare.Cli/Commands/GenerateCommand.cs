@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Pare.Engine;
 using Pare.Engine.Sampling;
+using Pare.Engine.Speculative;
 using Pare.Engine.Weights;
 using Spectre.Console;
 
@@ -19,10 +20,16 @@ public static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (0 = all)" };
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 1f };
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 42UL };
+        var draft = new Option<string?>("--draft") { Description = "Speculative decoding with this draft model (same vocabulary)" };
+        var draftSelf = new Option<string?>("--draft-self") { Description = "Speculative decoding with a self-draft: int8, int4, 2:4 or layers=N" };
+        var lookup = new Option<bool>("--lookup") { Description = "Speculative decoding with prompt lookup" };
+        var k = new Option<int>("--k") { Description = "Tokens drafted per round", DefaultValueFactory = _ => 4 };
+        var adaptive = new Option<bool>("--adaptive") { Description = "Stop drafting when the draft's confidence falls below --adaptive-threshold" };
+        var adaptiveThreshold = new Option<float>("--adaptive-threshold") { Description = "Draft confidence (top probability) below which drafting stops", DefaultValueFactory = _ => 0.4f };
         var weights = new Option<string?>("--weights") { Description = $"Run the matrices in this format: {string.Join(", ", WeightFormats.All)} (default: as stored; sparse formats keep the zeros they are given)" };
         var cmd = new Command("generate", "Generate text from a prompt");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed, weights }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed, draft, draftSelf, lookup, k, adaptive, adaptiveThreshold, weights }) cmd.Options.Add(o);
 
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
@@ -42,13 +49,26 @@ public static class GenerateCommand
             bool json = parse.GetValue(CliContext.Json);
             int prev = promptIds[^1];
             if (!json) console.Write(new Text(tokenizer.Decode(promptIds)));
-            var result = new Generator(transformer).Generate(promptIds, parse.GetValue(maxTokens), sampling, stopToken: tokenizer.BosId, onToken: t =>
+            void Show(int t)
             {
                 if (!json) console.Write(new Text(tokenizer.DecodePiece(prev, t)));
                 prev = t;
-            });
+            }
+            var specs = new[] { parse.GetValue(draft) is { } d ? "model:" + d : null, parse.GetValue(draftSelf), parse.GetValue(lookup) ? "lookup" : null }.OfType<string>().ToArray();
+            if (specs.Length > 1) throw new ArgumentException("choose one of --draft, --draft-self and --lookup");
+            GenerationResult result;
+            SpeculativeStats? stats = null;
+            if (specs.Length == 1)
+            {
+                float threshold = parse.GetValue(adaptive) ? parse.GetValue(adaptiveThreshold) : 0f;
+                var drafter = DrafterSpec.Create(specs[0], transformer, parse.GetValue(model.Threads), threshold);
+                var spec = new SpeculativeDecoder(transformer, drafter, parse.GetValue(k)).Generate(promptIds, parse.GetValue(maxTokens), sampling, stopToken: tokenizer.BosId, onToken: Show);
+                result = spec.Generation;
+                stats = spec.Stats;
+            }
+            else result = new Generator(transformer).Generate(promptIds, parse.GetValue(maxTokens), sampling, stopToken: tokenizer.BosId, onToken: Show);
             if (!json) console.WriteLine();
-            return new JsonObject
+            var output = new JsonObject
             {
                 ["text"] = tokenizer.Decode([.. promptIds, .. result.GeneratedIds]),
                 ["completion"] = tokenizer.Decode(result.GeneratedIds),
@@ -58,6 +78,20 @@ public static class GenerateCommand
                 ["prefill_seconds"] = result.PrefillSeconds,
                 ["decode_seconds"] = result.DecodeSeconds,
             };
+            if (stats != null)
+            {
+                output["speculative"] = new JsonObject
+                {
+                    ["drafter"] = specs[0],
+                    ["k"] = parse.GetValue(k),
+                    ["tau"] = Math.Round(stats.Tau, 3),
+                    ["acceptance"] = Math.Round(stats.AcceptanceRate, 3),
+                    ["rounds"] = stats.Rounds,
+                    ["drafted"] = stats.Drafted,
+                    ["accepted"] = stats.Accepted,
+                };
+            }
+            return output;
         }, (console, result) => console.MarkupLineInterpolated($"[grey]{result["generated_ids"]!.AsArray().Count} tokens, {result["tokens_per_second"]} tok/s[/]")));
         return cmd;
     }

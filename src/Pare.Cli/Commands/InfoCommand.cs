@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using Pare.Core;
+using Pare.Core.Sparsity;
 using Pare.Core.Tensors;
 using Spectre.Console;
 
@@ -30,12 +31,15 @@ public static class InfoCommand
                     zeros += z;
                     linearElems += values.LongLength;
                 }
+                // N:M semi-structured sparsity (at most N non-zeros per M input columns), detected from the values.
+                var nm = t.Shape.Length == 2 && z > 0 ? NmPattern.Detect(values, t.Rows, t.Columns) : null;
                 tensors.Add(new JsonObject
                 {
                     ["name"] = t.Name,
                     ["shape"] = new JsonArray(t.Shape.Select(s => (JsonNode)s).ToArray()),
                     ["dtype"] = DTypeInfo.Name(t.Type),
                     ["sparsity"] = Math.Round((double)z / Math.Max(1, values.LongLength), 6),
+                    ["nm"] = nm is { } p ? $"{p.N}:{p.M}" : null,
                 });
             }
             var dtypes = ck.Tensors.Values.GroupBy(t => DTypeInfo.Name(t.Type)).ToDictionary(g => g.Key, g => g.Count());
@@ -68,9 +72,9 @@ public static class InfoCommand
         console.MarkupLineInterpolated($"[bold]{r["path"]}[/] ({r["format"]}, {r["architecture"]})");
         console.MarkupLineInterpolated($"dim {r["dim"]}, hidden {r["hidden_dim"]}, layers {r["layers"]}, heads {r["heads"]}/{r["kv_heads"]}, vocab {r["vocab_size"]}, context {r["max_seq_len"]}");
         console.MarkupLineInterpolated($"{r["parameters"]} parameters, dtype {r["dtype"]}, sparsity of decoder linears {r["linear_sparsity"]}");
-        var table = new Table().AddColumns("tensor", "shape", "dtype", "sparsity");
+        var table = new Table().AddColumns("tensor", "shape", "dtype", "sparsity", "N:M");
         foreach (var t in r["tensors"]!.AsArray())
-            table.AddRow(Markup.Escape(t!["name"]!.ToString()), t["shape"]!.ToJsonString(), t["dtype"]!.ToString(), t["sparsity"]!.ToString());
+            table.AddRow(Markup.Escape(t!["name"]!.ToString()), t["shape"]!.ToJsonString(), t["dtype"]!.ToString(), t["sparsity"]!.ToString(), t["nm"]?.ToString() ?? "");
         console.Write(table);
         foreach (var w in r["warnings"]!.AsArray()) console.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
     }

@@ -84,9 +84,9 @@ internal static class Llama2cVersionedReader
             foreach (var (name, shape) in shapes)
             {
                 long n = shape[0] * shape[1];
-                var q = MemoryMarshal.Cast<byte, sbyte>(file.Span(offset, checked((int)n), $"int8 values of {name}"));
+                var q = MemoryMarshal.Cast<byte, sbyte>(file.Slice(offset, n, $"int8 values of {name}").Span);
                 offset += n;
-                var s = MemoryMarshal.Cast<byte, float>(file.Span(offset, checked((int)(4 * (n / groupSize))), $"scales of {name}"));
+                var s = MemoryMarshal.Cast<byte, float>(file.Slice(offset, 4 * (n / groupSize), $"scales of {name}").Span);
                 offset += 4 * (n / groupSize);
                 var values = new float[n];
                 for (int i = 0; i < values.Length; i++) values[i] = q[i] * s[i / groupSize];

@@ -20,7 +20,8 @@ public static class ModelLoader
             n = s.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         head = head[..n];
 
-        if (n >= 4 && Encoding.ASCII.GetString(head[..4]) == "GGUF")
+        // A .gguf name with another magic goes to the GGUF reader too, whose error says what is wrong with it.
+        if ((n >= 4 && Encoding.ASCII.GetString(head[..4]) == "GGUF") || path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
             return GgufModelReader.Read(path);
         if (Llama2cReader.LooksVersioned(head))
             return Llama2cReader.Read(path);

@@ -60,14 +60,6 @@ public sealed class Llama2cTokenizer : ITokenizer
         return new Llama2cTokenizer(pieces.ToArray(), scores.ToArray());
     }
 
-    /// <summary>From a GGUF-style vocabulary (pieces with '▁' for spaces, as UTF-16 strings).</summary>
-    public static Llama2cTokenizer FromVocabulary(VocabularyData vocab)
-    {
-        var pieces = vocab.Tokens.Select(t => Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(t.Replace('\u2581', ' ')))).ToArray();
-        var scores = vocab.Scores ?? new float[pieces.Length];
-        return new Llama2cTokenizer(pieces, scores, vocab.BosId, vocab.EosId);
-    }
-
     public int[] Encode(string text, bool addBos)
     {
         var tokens = new List<int>(text.Length + 2);
@@ -157,7 +149,7 @@ public sealed class Llama2cTokenizer : ITokenizer
         _ => 1,
     };
 
-    private byte[] PieceBytes(int previous, int token)
+    public byte[] PieceBytes(int previous, int token)
     {
         if (token < 0 || token >= _pieces.Length) return [];
         var piece = _pieces[token];

@@ -22,6 +22,8 @@ public sealed record VocabularyData
     public int EosId { get; init; } = 2;
     public int UnknownId { get; init; } = 0;
     public bool AddBos { get; init; } = true;
+    /// <summary>SentencePiece's dummy prefix: a space put in front of the text before encoding (GGUF tokenizer.ggml.add_space_prefix, default on).</summary>
+    public bool AddSpacePrefix { get; init; } = true;
     /// <summary>GGUF tokenizer.ggml.pre (pre-tokenizer name), when given.</summary>
     public string? PreTokenizer { get; init; }
     public string Source { get; init; } = "";

@@ -108,4 +108,31 @@ public class GgufFileTests
         var e = Assert.Throws<PareFormatException>(() => Pare.Core.Formats.Llama2cVocabulary.Read(Shared.Stories260KTokenizer, 500));
         Assert.Contains("more than 500 tokens", e.Message);
     }
+
+    [Fact]
+    public void VersionTwoHasTheSameLayout()
+    {
+        // GGUF v3 only added big-endian files; a little-endian v2 file is laid out exactly like v3.
+        using var dir = new TempDir();
+        var bytes = File.ReadAllBytes(Shared.Stories260KGguf);
+        bytes[4] = 2;
+        File.WriteAllBytes(dir.File("v2.gguf"), bytes);
+        var v2 = GgufFile.Open(dir.File("v2.gguf"));
+        var v3 = GgufFile.Open(Shared.Stories260KGguf);
+        Assert.Equal(2u, v2.Version);
+        Assert.Equal(v3.Metadata.Keys, v2.Metadata.Keys);
+        Assert.Equal(v3.Tensors, v2.Tensors, (a, b) => a.Name == b.Name && a.Offset == b.Offset && a.Dims.SequenceEqual(b.Dims));
+    }
+
+    [Fact]
+    public void Llama2cExportOfLlama2VocabularyComesBackAsTheSentencePieceModel()
+    {
+        // llama2.c's tokenizer.bin of Llama 2 was exported from tokenizer.model; the llama.cpp spelling rules must
+        // recover the SentencePiece pieces, scores and types.
+        var spm = SentencePieceModelReader.Read(Shared.PathOf("tokenizers", "llama2", "tokenizer.model"));
+        var bin = Pare.Core.Formats.Llama2cVocabulary.Read(Shared.PathOf("tokenizers", "llama2", "tokenizer.bin"), spm.Tokens.Length);
+        Assert.Equal(spm.Tokens, bin.Tokens);
+        Assert.Equal(spm.Scores, bin.Scores);
+        Assert.Equal(spm.TokenTypes, bin.TokenTypes);
+    }
 }

@@ -1,5 +1,6 @@
 using Pare.Core.Formats;
 using Pare.Core.Formats.Gguf;
+using Pare.Core.Tensors;
 using Pare.TestSupport;
 
 namespace Pare.Core.Tests.Formats;
@@ -35,6 +36,7 @@ public class GgufWriterTests
         Assert.Equal(original.Vocabulary!.Tokens, back.Vocabulary!.Tokens);
         Assert.Equal(original.Vocabulary.Scores, back.Vocabulary.Scores);
         Assert.Equal(original.Vocabulary.TokenTypes, back.Vocabulary.TokenTypes);
+        Assert.Equal(original.Vocabulary with { Source = "" }, back.Vocabulary with { Source = "", Tokens = original.Vocabulary.Tokens, Scores = original.Vocabulary.Scores, TokenTypes = original.Vocabulary.TokenTypes, Merges = original.Vocabulary.Merges });
 
         // Same tensor names and types as llama.cpp's file; every key it carries, with the same value type.
         Assert.Equal(reference.Tensors.Select(t => (t.Name, t.Type)).Order(), written.Tensors.Select(t => (t.Name, t.Type)).Order());
@@ -80,6 +82,38 @@ public class GgufWriterTests
         var e = Assert.Throws<PareFormatException>(() => ModelLoader.Load(dir.File("b.gguf")));
         Assert.Contains("unsupported architecture 'gemma'", e.Message);
         Assert.Contains(dir.File("b.gguf"), e.Message);
+    }
+
+    [Fact]
+    public void BFloat16TensorsSurviveGgufAndSafetensors()
+    {
+        using var dir = new TempDir();
+        var f32 = Llama2cReader.Read(Shared.Stories260K);
+        var bf16 = f32.With(f32.Tensors.ToDictionary(kv => kv.Key, kv => new TensorData(kv.Key, kv.Value.Shape, DType.BF16,
+            kv.Value.ToFloat32().SelectMany(v => BitConverter.GetBytes(TensorCodec.FloatToBFloat16(v))).ToArray())));
+        GgufWriter.Write(bf16, dir.File("b.gguf"));
+        Pare.Core.Formats.Safetensors.HfWriter.Write(bf16, dir.File("hf"));
+        var gguf = GgufFile.Open(dir.File("b.gguf"));
+        Assert.Equal(32, gguf.Metadata.GetInt64("general.file_type")); // LLAMA_FTYPE_MOSTLY_BF16
+        foreach (var back in new[] { GgufModelReader.Read(gguf), ModelLoader.Load(dir.File("hf")) })
+            foreach (var (name, t) in bf16.Tensors)
+            {
+                Assert.Equal(DType.BF16, back[name].Type);
+                Assert.True(t.Data.Span.SequenceEqual(back[name].Data.Span), name);
+            }
+    }
+
+    [Fact]
+    public void VocabularySettingsSurvive()
+    {
+        using var dir = new TempDir();
+        var vocab = Llama2cVocabulary.Read(Shared.Stories260KTokenizer, 512) with { AddSpacePrefix = false, AddBos = false, EosId = 5 };
+        GgufWriter.Write(Llama2cReader.Read(Shared.Stories260K), dir.File("v.gguf"), vocab);
+        var back = GgufModelReader.Read(dir.File("v.gguf")).Vocabulary!;
+        Assert.False(back.AddSpacePrefix);
+        Assert.False(back.AddBos);
+        Assert.Equal(5, back.EosId);
+        Assert.Equal(vocab.Tokens, back.Tokens);
     }
 
     internal static int IndexOf(byte[] haystack, ReadOnlySpan<byte> needle) => haystack.AsSpan().IndexOf(needle);

@@ -25,18 +25,6 @@ public sealed class GgufMetadata : IEnumerable<KeyValuePair<string, GgufValue>>
         _ordered.Add(KeyValuePair.Create(key, value));
     }
 
-    /// <summary>Sets a key, replacing its value in place when present.</summary>
-    public void Set(string key, GgufValue value)
-    {
-        if (_byKey.ContainsKey(key))
-        {
-            _byKey[key] = value;
-            int i = _ordered.FindIndex(kv => kv.Key == key);
-            _ordered[i] = KeyValuePair.Create(key, value);
-        }
-        else Add(key, value);
-    }
-
     public bool Contains(string key) => _byKey.ContainsKey(key);
     public GgufValue? Find(string key) => _byKey.GetValueOrDefault(key);
     public GgufValue this[string key] => _byKey.TryGetValue(key, out var v) ? v : throw new PareFormatException(Source, $"metadata key '{key}' is missing");

@@ -15,6 +15,7 @@ public static class GgufVocabulary
     public const string UnknownKey = "tokenizer.ggml.unknown_token_id";
     public const string AddBosKey = "tokenizer.ggml.add_bos_token";
     public const string PreKey = "tokenizer.ggml.pre";
+    public const string AddSpacePrefixKey = "tokenizer.ggml.add_space_prefix";
 
     /// <summary>The embedded vocabulary, or null when the file has none (no tokenizer.ggml.model).</summary>
     public static VocabularyData? Read(GgufFile file)
@@ -57,6 +58,8 @@ public static class GgufVocabulary
             // Absent key: SentencePiece (LLaMA) vocabularies start with BOS; GPT-2 text has no BOS convention.
             AddBos = m.FindBool(AddBosKey) ?? kind == VocabularyKind.SentencePieceBpe,
             PreTokenizer = m.FindString(PreKey),
+            // llama.cpp: on for SentencePiece vocabularies unless the key says otherwise; byte-level BPE never adds it.
+            AddSpacePrefix = kind == VocabularyKind.SentencePieceBpe && (m.FindBool(AddSpacePrefixKey) ?? true),
             Source = file.Path,
         };
     }

@@ -80,6 +80,8 @@ public static class GgufWriter
         m.Add("tokenizer.ggml.seperator_token_id", GgufValue.Of(uint.MaxValue));
         m.Add("tokenizer.ggml.padding_token_id", GgufValue.Of(uint.MaxValue));
         m.Add(GgufVocabulary.AddBosKey, GgufValue.Of(v.AddBos));
+        if (v.Kind == VocabularyKind.SentencePieceBpe)
+            m.Add(GgufVocabulary.AddSpacePrefixKey, GgufValue.Of(v.AddSpacePrefix));
     }
 
     private static GgufValue TokenId(int id) => GgufValue.Of(id < 0 ? uint.MaxValue : (uint)id);

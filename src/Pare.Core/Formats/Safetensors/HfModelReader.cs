@@ -104,8 +104,8 @@ public static class HfModelReader
                 throw new PareFormatException(configPath, $"unsupported model_type '{modelType ?? "(none)"}' (Pare reads 'llama')");
             if (root.TryGetProperty("rope_scaling", out var scaling) && scaling.ValueKind != JsonValueKind.Null)
                 throw new PareFormatException(configPath, "rope_scaling is not supported");
-            if (root.TryGetProperty("hidden_act", out var act) && act.GetString() != "silu")
-                throw new PareFormatException(configPath, $"hidden_act '{act}' is not supported (LLaMA uses silu)");
+            if (root.TryGetProperty("hidden_act", out var act) && (act.ValueKind != JsonValueKind.String || act.GetString() != "silu"))
+                throw new PareFormatException(configPath, $"hidden_act {act.GetRawText()} is not supported (LLaMA uses silu)");
             foreach (var bias in new[] { "attention_bias", "mlp_bias" })
                 if (root.TryGetProperty(bias, out var b) && b.ValueKind == JsonValueKind.True)
                     throw new PareFormatException(configPath, $"{bias} is not supported");
@@ -118,8 +118,8 @@ public static class HfModelReader
             }
             float Float(string key, float fallback)
                 => !root.TryGetProperty(key, out var v) ? fallback
-                    : v.ValueKind == JsonValueKind.Number ? v.GetSingle()
-                    : throw new PareFormatException(configPath, $"\"{key}\" is not a number");
+                    : v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && float.IsFinite((float)d) && d > 0 ? (float)d
+                    : throw new PareFormatException(configPath, $"\"{key}\" is not a positive number");
 
             int heads = Int("num_attention_heads");
             var config = new ModelConfig
@@ -137,8 +137,8 @@ public static class HfModelReader
                 TiedEmbeddings = root.TryGetProperty("tie_word_embeddings", out var tie) && tie.ValueKind == JsonValueKind.True,
             };
             config.Validate(configPath);
-            if (root.TryGetProperty("head_dim", out var hd) && hd.ValueKind == JsonValueKind.Number && hd.GetInt32() != config.HeadDim)
-                throw new PareFormatException(configPath, $"head_dim {hd.GetInt32()} differs from hidden_size / num_attention_heads = {config.HeadDim}");
+            if (root.TryGetProperty("head_dim", out var hd) && hd.ValueKind != JsonValueKind.Null && (!hd.TryGetInt32(out int headDim) || headDim != config.HeadDim))
+                throw new PareFormatException(configPath, $"head_dim {hd.GetRawText()} differs from hidden_size / num_attention_heads = {config.HeadDim}");
             return config;
         }
     }

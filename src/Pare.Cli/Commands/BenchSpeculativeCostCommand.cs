@@ -1,0 +1,153 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Pare.Core;
+using Pare.Core.Synthesis;
+using Pare.Engine;
+using Pare.Engine.Speculative;
+using Pare.Engine.Weights;
+using Spectre.Console;
+
+namespace Pare.Cli.Commands;
+
+/// <summary>
+/// pare bench speculative-cost: what a speculative round costs in units of one plain decode step at a model's shape.
+/// c(n) is the time of one target forward over n tokens at a fixed context position; verifying k drafts runs the
+/// last context token plus the k drafts, so it costs c(k + 1)/c(1). A self-draft's cost is its one-token forward
+/// over the target's. With τ from `pare bench speculative --json` it prints the predicted speed-up
+/// τ / (k·c_draft + c(k + 1)/c(1)).
+/// </summary>
+public static class BenchSpeculativeCostCommand
+{
+    public static Command Create()
+    {
+        var modelPath = new Option<string?>("--model") { Description = "Model file (or use --synthetic)" };
+        var synthetic = new Option<string?>("--synthetic") { Description = "Seeded random weights (pare synth's shapes: stories110m, tinyllama-1.1b, stories260k or dim=..,hidden=..) instead of a file" };
+        var threads = new Option<int>("--threads") { Description = "Worker threads", DefaultValueFactory = _ => 1 };
+        var position = new Option<int>("--position") { Description = "Context length at which the forwards run", DefaultValueFactory = _ => 128 };
+        var maxK = new Option<int>("--max-k") { Description = "Largest draft length", DefaultValueFactory = _ => 8 };
+        var drafters = new Option<string>("--drafters") { Description = "Self-drafts to cost: layers=N, int8, int4, f16, 2:4", DefaultValueFactory = _ => "int8,int4,2:4,layers=1,layers=2" };
+        var repeats = new Option<int>("--repeats") { Description = "Timed forwards per measurement (median)", DefaultValueFactory = _ => 7 };
+        var tauFile = new Option<string?>("--tau") { Description = "JSON from `pare bench speculative --json`: predict speed-ups for its τ" };
+        var cmd = new Command("speculative-cost", "Cost of verifying k tokens and of self-drafts, relative to one decode step; predicted speed-ups");
+        foreach (var o in new Option[] { modelPath, synthetic, threads, position, maxK, drafters, repeats, tauFile }) cmd.Options.Add(o);
+
+        cmd.SetAction(parse => CliContext.Run(parse, console =>
+        {
+            int nThreads = parse.GetValue(threads), pos = parse.GetValue(position), kMax = parse.GetValue(maxK), reps = Math.Max(1, parse.GetValue(repeats));
+            LlamaWeights weights;
+            string source;
+            if (parse.GetValue(synthetic) is { } shape)
+            {
+                weights = LlamaWeights.FromCheckpoint(SyntheticModel.Create(SyntheticModel.Shape(shape), seed: 7));
+                source = "synthetic " + shape;
+            }
+            else if (parse.GetValue(modelPath) is { } path)
+            {
+                weights = LlamaWeights.FromCheckpoint(Pare.Core.Formats.ModelLoader.Load(path));
+                source = path;
+            }
+            else throw new ArgumentException("pass --model or --synthetic");
+            if (pos + kMax + 1 > weights.Config.MaxSeqLen) throw new ArgumentException($"--position {pos} leaves no room for {kMax + 1} tokens in a context of {weights.Config.MaxSeqLen}");
+
+            var target = new Transformer(weights, nThreads);
+            var c = new double[kMax + 2];
+            var draftCost = new JsonObject();
+            console.Status().Start("timing forwards", _ =>
+            {
+                for (int n = 1; n <= kMax + 1; n++) c[n] = TimeForward(target, pos, n, reps);
+                // Second pass over n = 1 after the others: the baseline must not be the coldest measurement.
+                c[1] = Math.Min(c[1], TimeForward(target, pos, 1, reps));
+                foreach (var spec in parse.GetValue(drafters)!.Split(',', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var drafter = (TransformerDrafter)DrafterSpec.Create(spec, target, nThreads, 0f);
+                    draftCost[drafter.Name] = Math.Round(TimeForward(drafter.Model, pos, 1, reps) / c[1], 4);
+                }
+            });
+
+            var verify = new JsonObject();
+            for (int k = 1; k <= kMax; k++) verify[k.ToString(System.Globalization.CultureInfo.InvariantCulture)] = Math.Round(c[k + 1] / c[1], 4);
+            var forward = new JsonObject();
+            for (int n = 1; n <= kMax + 1; n++) forward[n.ToString(System.Globalization.CultureInfo.InvariantCulture)] = Math.Round(c[n] / c[1], 4);
+            var result = new JsonObject
+            {
+                ["model"] = source,
+                ["threads"] = nThreads,
+                ["position"] = pos,
+                ["step_seconds"] = c[1],
+                ["forward_cost"] = forward,
+                ["verify_cost"] = verify,
+                ["draft_cost"] = draftCost,
+            };
+            if (parse.GetValue(tauFile) is { } tf) result["predicted"] = Predict(tf, c, draftCost, kMax);
+            return result;
+        }, Render));
+        return cmd;
+    }
+
+    /// <summary>Predicted speed-up per row of a `bench speculative` result: τ / (k·c_draft + c(k+1)/c(1)).</summary>
+    private static JsonArray Predict(string path, double[] c, JsonObject draftCost, int kMax)
+    {
+        if (!File.Exists(path)) throw new PareFormatException(path, "file not found");
+        JsonNode? bench;
+        try { bench = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (System.Text.Json.JsonException e) { throw new PareFormatException(path, $"not JSON: {e.Message}"); }
+        var rows = bench?["drafters"] as JsonArray ?? throw new PareFormatException(path, "no `drafters` list (expected `pare bench speculative --json` output)");
+        var predicted = new JsonArray();
+        foreach (var row in rows)
+        {
+            string name = row!["drafter"]!.GetValue<string>();
+            int k = row["k"]!.GetValue<int>();
+            double tau = row["tau"]!.GetValue<double>();
+            // Prompt lookup evaluates no model; other drafters need a cost measured here.
+            double? cd = name == "lookup" ? 0 : draftCost[name]?.GetValue<double>();
+            if (cd == null || k > kMax) continue;
+            double speedup = tau / (k * cd.Value + c[k + 1] / c[1]);
+            predicted.Add(new JsonObject { ["drafter"] = name, ["k"] = k, ["tau"] = tau, ["draft_cost"] = cd, ["verify_cost"] = Math.Round(c[k + 1] / c[1], 4), ["predicted_speedup"] = Math.Round(speedup, 3) });
+        }
+        return predicted;
+    }
+
+    private static double TimeForward(Transformer model, int position, int n, int repeats)
+    {
+        var cache = model.NewCache();
+        var logits = new float[n * model.Config.VocabSize];
+        var tokens = new int[Math.Max(position, n)];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = 3 + i * 7 % (model.Config.VocabSize - 3);
+        model.Forward(tokens.AsSpan(0, position), cache, logits.AsSpan(0, model.Config.VocabSize));
+        var times = new double[repeats];
+        // Warm up past the JIT's tiering (tier-0 code runs the first ~30 calls) and into steady caches.
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 40 || warm.ElapsedMilliseconds < 100; i++)
+        {
+            cache.Truncate(position);
+            model.Forward(tokens.AsSpan(0, n), cache, logits);
+        }
+        for (int r = 0; r < repeats; r++)
+        {
+            cache.Truncate(position);
+            long t0 = Stopwatch.GetTimestamp();
+            model.Forward(tokens.AsSpan(0, n), cache, logits);
+            times[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[repeats / 2];
+    }
+
+    private static void Render(IAnsiConsole console, JsonObject result)
+    {
+        console.MarkupLineInterpolated($"{result["model"]}: one decode step {(double)result["step_seconds"]! * 1000:F2} ms at position {result["position"]}, {result["threads"]} thread(s)");
+        var t = new Table().AddColumns("k", "verify cost c(k+1)/c(1)");
+        foreach (var (k, v) in result["verify_cost"]!.AsObject()) t.AddRow(k, v!.ToString());
+        console.Write(t);
+        var d = new Table().AddColumns("self-draft", "cost per token / target");
+        foreach (var (k, v) in result["draft_cost"]!.AsObject()) d.AddRow(k, v!.ToString());
+        console.Write(d);
+        if (result["predicted"] is JsonArray p)
+        {
+            var pt = new Table().AddColumns("drafter", "k", "τ", "c_draft", "verify", "predicted speed-up");
+            foreach (var row in p) pt.AddRow(row!["drafter"]!.ToString(), row["k"]!.ToString(), row["tau"]!.ToString(), row["draft_cost"]!.ToString(), row["verify_cost"]!.ToString(), row["predicted_speedup"]!.ToString() + "×");
+            console.Write(pt);
+        }
+    }
+}

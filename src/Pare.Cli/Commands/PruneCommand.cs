@@ -1,0 +1,199 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Pare.Core;
+using Pare.Core.Formats;
+using Pare.Core.Formats.Gguf;
+using Pare.Core.Formats.Safetensors;
+using Pare.Core.Sparsity;
+using Pare.Eval;
+using Pare.Torch;
+using Pare.Torch.Pruning;
+using Spectre.Console;
+
+namespace Pare.Cli.Commands;
+
+/// <summary>pare prune: one-shot pruning (magnitude, Wanda, SparseGPT, GBLM; optional OWL allocation) with a calibration text.</summary>
+public static class PruneCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelOptions();
+        var method = new Option<string>("--method") { Description = "magnitude, wanda, sparsegpt or gblm", Required = true };
+        method.AcceptOnlyFromAmong("magnitude", "wanda", "sparsegpt", "gblm");
+        var sparsity = new Option<string>("--sparsity") { Description = "Unstructured ratio (0.5) or N:M (2:4, 4:8)", Required = true };
+        var allocation = new Option<string>("--allocation") { Description = "uniform, or owl (layer-wise outlier-weighted sparsity)", DefaultValueFactory = _ => "uniform" };
+        allocation.AcceptOnlyFromAmong("uniform", "owl");
+        var calibration = new Option<string>("--calibration") { Description = "Calibration text file", Required = true };
+        var calibrationFormat = new Option<string>("--calibration-format") { Description = "tinystories (stories split on <|endoftext|>, BOS each, concatenated) or raw (rows joined with \\n\\n, tokenized once)", DefaultValueFactory = _ => "tinystories" };
+        calibrationFormat.AcceptOnlyFromAmong("tinystories", "raw");
+        var calibrationSlice = new Option<string>("--calibration-slice") { Description = "Fractional part of the stories/rows to calibrate on, e.g. 0:0.5 for the first half", DefaultValueFactory = _ => "0:1" };
+        var samples = new Option<int>("--samples") { Description = "Calibration windows", DefaultValueFactory = _ => 128 };
+        var seqlen = new Option<int>("--seqlen") { Description = "Tokens per calibration window", DefaultValueFactory = _ => 256 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the window draw", DefaultValueFactory = _ => 0 };
+        var modules = new Option<string?>("--modules") { Description = "Comma-separated linears to prune (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj; default all)" };
+        var quantBits = new Option<int?>("--quantize-bits") { Description = "SparseGPT only: jointly quantize kept weights to this many bits (per-channel min-max grid; stored as f32 values on the grid)" };
+        var output = new Option<string>("--out") { Description = "Output model path", Required = true };
+        var format = new Option<string?>("--format") { Description = "safetensors (HF folder), gguf or llama2c (default: from --out: .gguf → gguf, .bin → llama2c, otherwise safetensors)" };
+        format.AcceptOnlyFromAmong("safetensors", "gguf", "llama2c");
+        var cmd = new Command("prune", "One-shot pruning with a calibration text");
+        model.AddTo(cmd);
+        foreach (var o in new Option[] { method, sparsity, allocation, calibration, calibrationFormat, calibrationSlice, samples, seqlen, seed, modules, quantBits, output, format })
+            cmd.Options.Add(o);
+
+        cmd.SetAction(parse => CliContext.Run(parse, console =>
+        {
+            var sw = Stopwatch.StartNew();
+            var checkpoint = model.LoadModel(parse);
+            checkpoint.Validate(scanValues: false);
+            var tokenizer = model.LoadTokenizer(parse, checkpoint);
+            var pattern = SparsityPattern.Parse(parse.GetValue(sparsity)!);
+            var outPath = parse.GetValue(output)!;
+            var outFormat = parse.GetValue(format) ?? (outPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? "gguf"
+                : outPath.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? "llama2c" : "safetensors");
+            int? bits = parse.GetValue(quantBits);
+            var pruner = CreatePruner(parse.GetValue(method)!, bits);
+            var moduleList = parse.GetValue(modules) is { } m
+                ? m.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(LinearKinds.ParseShortName).Distinct().ToList()
+                : LinearKinds.All.ToList();
+            int threads = parse.GetValue(model.Threads);
+            if (threads < 1) throw new ArgumentException($"--threads must be at least 1, got {threads}");
+            TorchSharp.torch.set_num_threads(threads);
+
+            var stream = CalibrationStream(parse.GetValue(calibration)!, parse.GetValue(calibrationFormat)!, parse.GetValue(calibrationSlice)!, tokenizer);
+            var windows = CalibrationSamples.Draw(stream, parse.GetValue(samples), parse.GetValue(seqlen), parse.GetValue(seed));
+            var options = new PruneOptions { Pruner = pruner, Pattern = pattern, Owl = parse.GetValue(allocation) == "owl", Modules = moduleList };
+
+            Checkpoint pruned = null!;
+            PruneReport report = null!;
+            console.Progress().AutoClear(true).Start(ctx =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                (pruned, report) = SequentialPruner.Run(checkpoint, windows, options, p =>
+                {
+                    if (!tasks.TryGetValue(p.Stage, out var task))
+                        tasks[p.Stage] = task = ctx.AddTask(StageName(p.Stage, pruner.Name), maxValue: p.Total);
+                    task.Value = p.Done;
+                });
+            });
+
+            switch (outFormat)
+            {
+                case "gguf": GgufWriter.Write(pruned, outPath); break;
+                case "llama2c": Llama2cWriter.Write(pruned, outPath); break;
+                default: HfWriter.Write(pruned, outPath); break;
+            }
+            var nm = VerifyWritten(outPath, pattern, options);
+            return ToJson(report, checkpoint.Source, outPath, outFormat, nm, sw.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64);
+        }, Render));
+        return cmd;
+    }
+
+    private static IPruner CreatePruner(string name, int? bits)
+    {
+        if (bits != null && name != "sparsegpt") throw new ArgumentException("--quantize-bits works with --method sparsegpt only");
+        return name switch
+        {
+            "magnitude" => new MagnitudePruner(),
+            "wanda" => new WandaPruner(),
+            "sparsegpt" => new SparseGpt(quantizeBits: bits),
+            "gblm" => new GblmPruner(),
+            _ => throw new ArgumentException($"unknown method '{name}'"),
+        };
+    }
+
+    private static string StageName(string stage, string method) => stage switch
+    {
+        "gradients" => "GBLM gradients (per sample)",
+        "owl" => "OWL outlier ratios (per layer)",
+        _ => $"{method} (per layer)",
+    };
+
+    private static int[] CalibrationStream(string path, string format, string slice, Pare.Core.Tokenizers.ITokenizer tokenizer)
+    {
+        var text = EvalText.Read(path);
+        var (from, to) = EvalCommand.ParseSlice(slice);
+        if (format == "tinystories")
+            return EvalText.TinyStoriesTokens(EvalCommand.Take(EvalText.Stories(text), from, to), tokenizer);
+        var rows = text.Replace("\r\n", "\n").Split('\n').ToList();
+        return EvalText.RawTextTokens(string.Join("\n", EvalCommand.Take(rows, from, to)), tokenizer);
+    }
+
+    /// <summary>Reloads the written model and checks every pruned linear meets the N:M pattern it was given.</summary>
+    private static bool? VerifyWritten(string path, SparsityPattern pattern, PruneOptions options)
+    {
+        if (!pattern.IsNm) return null;
+        var written = ModelLoader.Load(path);
+        written.Validate(scanValues: false);
+        for (int l = 0; l < written.Config.Layers; l++)
+        {
+            foreach (var kind in options.Modules)
+            {
+                var t = written[kind.TensorName(l)];
+                // OWL may give a layer another N; the group length M is the same everywhere, and N ≤ M − 1.
+                int n = options.Owl ? pattern.M - 1 : pattern.N;
+                NmPattern.Check(path, t.Name, t.ToFloat32(), t.Rows, t.Columns, n, pattern.M);
+            }
+        }
+        return true;
+    }
+
+    private static JsonObject ToJson(PruneReport r, string source, string outPath, string format, bool? nmValid, double seconds, long peakRss)
+    {
+        var layers = new JsonArray();
+        foreach (var l in r.Layers)
+        {
+            var linears = new JsonArray();
+            foreach (var x in l.Linears)
+            {
+                linears.Add(new JsonObject
+                {
+                    ["name"] = x.Name,
+                    ["module"] = x.Module,
+                    ["shape"] = new JsonArray(x.Rows, x.Columns),
+                    ["pattern"] = x.Pattern,
+                    ["sparsity"] = Math.Round(x.Sparsity, 6),
+                    ["reconstruction_error"] = x.Error,
+                    ["relative_error"] = x.RelativeError,
+                });
+            }
+            layers.Add(new JsonObject
+            {
+                ["layer"] = l.Layer,
+                ["pattern"] = l.Pattern,
+                ["sparsity"] = Math.Round(l.Sparsity, 6),
+                ["outlier_ratio"] = l.OutlierRatio,
+                ["reconstruction_error"] = l.Linears.Sum(x => x.Error),
+                ["linears"] = linears,
+            });
+        }
+        return new JsonObject
+        {
+            ["model"] = source,
+            ["out"] = outPath,
+            ["format"] = format,
+            ["method"] = r.Method,
+            ["sparsity_target"] = r.Pattern,
+            ["allocation"] = r.Allocation,
+            ["samples"] = r.Samples,
+            ["seqlen"] = r.SequenceLength,
+            ["sparsity"] = Math.Round(r.Sparsity, 6),
+            ["nm_valid"] = nmValid,
+            ["prune_seconds"] = Math.Round(r.Seconds, 3),
+            ["seconds"] = Math.Round(seconds, 3),
+            ["peak_rss_bytes"] = peakRss,
+            ["layers"] = layers,
+        };
+    }
+
+    private static void Render(IAnsiConsole console, JsonObject r)
+    {
+        console.MarkupLineInterpolated($"[bold]{r["method"]}[/] {r["sparsity_target"]} ({r["allocation"]}): sparsity {r["sparsity"]} → {r["out"]} ({r["format"]}), {r["seconds"]} s, peak RSS {(long)r["peak_rss_bytes"]! / (1024.0 * 1024):F0} MiB");
+        var table = new Table().AddColumns("layer", "pattern", "module", "sparsity", "‖WX−ŴX‖²", "relative");
+        foreach (var l in r["layers"]!.AsArray())
+            foreach (var x in l!["linears"]!.AsArray())
+                table.AddRow(l["layer"]!.ToString(), x!["pattern"]!.ToString(), x["module"]!.ToString(), x["sparsity"]!.ToString(),
+                    ((double)x["reconstruction_error"]!).ToString("G4"), ((double)x["relative_error"]!).ToString("G4"));
+        console.Write(table);
+    }
+}

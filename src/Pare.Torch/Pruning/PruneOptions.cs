@@ -1,0 +1,18 @@
+namespace Pare.Torch.Pruning;
+
+/// <summary>How to prune: method, target pattern, optional OWL allocation, modules, calibration batch size.</summary>
+public sealed record PruneOptions
+{
+    public required IPruner Pruner { get; init; }
+    public required SparsityPattern Pattern { get; init; }
+    /// <summary>OWL layer-wise allocation instead of the same pattern everywhere.</summary>
+    public bool Owl { get; init; }
+    public double OwlM { get; init; } = OwlAllocation.DefaultM;
+    public double OwlLambda { get; init; } = OwlAllocation.DefaultLambda;
+    /// <summary>Linears to prune in every decoder layer (default all seven; embeddings and the classifier never).</summary>
+    public IReadOnlyList<LinearKind> Modules { get; init; } = LinearKinds.All;
+    /// <summary>Calibration sequences per forward batch (bounds activation memory).</summary>
+    public int BatchSize { get; init; } = 8;
+    /// <summary>GBLM's gradient scale α.</summary>
+    public double GradientScale { get; init; } = GradientNorms.DefaultScale;
+}

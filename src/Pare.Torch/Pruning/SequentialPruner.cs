@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using Pare.Core;
+using Pare.Core.Tensors;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pare.Torch.Pruning;
+
+/// <summary>
+/// The sequential calibration pipeline of SparseGPT and Wanda: embed the calibration samples once, then decoder layer
+/// by decoder layer collect every linear's input statistics from the dense layer, prune, rerun the layer with the
+/// pruned weights and feed its outputs to the next layer. Only one layer's weights and the calibration activations
+/// (two [N, T, D] buffers) are held in torch at a time; pruned weights are returned as f32 tensors of a new checkpoint.
+/// </summary>
+public static class SequentialPruner
+{
+    public static (Checkpoint Pruned, PruneReport Report) Run(Checkpoint checkpoint, IReadOnlyList<int[]> samples, PruneOptions options, Action<PruneProgress>? progress = null)
+    {
+        var sw = Stopwatch.StartNew();
+        var c = checkpoint.Config;
+        if (samples.Count == 0) throw new ArgumentException("no calibration samples");
+        if (samples[0].Length > c.MaxSeqLen) throw new ArgumentException($"calibration windows of {samples[0].Length} tokens exceed the model's context {c.MaxSeqLen}");
+        Dictionary<string, Tensor>? gradients = null;
+        if (options.Pruner.NeedsGradients)
+        {
+            gradients = GradientNorms.Compute(checkpoint, samples, options.GradientScale, s => progress?.Invoke(new("gradients", s, samples.Count)));
+        }
+
+        using var _ = no_grad();
+        using var model = new TorchLlama(checkpoint);
+        using var tokens = TorchLlama.Tokens(samples);
+
+        double[]? outliers = null;
+        var patterns = Enumerable.Repeat(options.Pattern, c.Layers).ToArray();
+        if (options.Owl)
+        {
+            outliers = OutlierRatios(model, tokens, options, progress);
+            var sparsities = OwlAllocation.Sparsities(outliers, options.Pattern.Ratio, options.OwlLambda);
+            for (int l = 0; l < c.Layers; l++) patterns[l] = OwlAllocation.LayerPattern(options.Pattern, sparsities[l]);
+        }
+
+        var tensors = new Dictionary<string, TensorData>(checkpoint.Tensors);
+        var layers = new List<LayerPruneReport>();
+        var inputs = model.Embed(tokens);
+        long pruned = 0, total = 0;
+        try
+        {
+            for (int l = 0; l < c.Layers; l++)
+            {
+                using var layer = model.LoadLayer(l);
+                var stats = Collect(layer, model.Rope, inputs, options.BatchSize);
+                try
+                {
+                    var reports = new List<LinearPruneReport>();
+                    foreach (var kind in options.Modules)
+                    {
+                        using var scope = NewDisposeScope();
+                        var dense = layer[kind];
+                        var st = stats[kind.Input()];
+                        var grad = gradients?[kind.TensorName(l)];
+                        var result = options.Pruner.Prune(dense, st, patterns[l], grad).MoveToOuterDisposeScope();
+                        double err = st.ReconstructionError(dense, result);
+                        double energy = st.OutputEnergy(dense);
+                        long zeros = result.eq(0).sum().item<long>();
+                        pruned += zeros;
+                        total += result.numel();
+                        reports.Add(new LinearPruneReport(kind.TensorName(l), kind.ShortName(), result.shape[0], result.shape[1], patterns[l].ToString(),
+                            (double)zeros / result.numel(), err, energy > 0 ? err / energy : 0));
+                        tensors[kind.TensorName(l)] = TensorData.FromFloat32(kind.TensorName(l), result.data<float>().ToArray(), result.shape);
+                        layer[kind] = result;
+                    }
+                    long lz = 0, ln = 0;
+                    foreach (var r in reports)
+                    {
+                        lz += (long)Math.Round(r.Sparsity * r.Rows * r.Columns);
+                        ln += r.Rows * r.Columns;
+                    }
+                    layers.Add(new LayerPruneReport(l, patterns[l].ToString(), ln > 0 ? (double)lz / ln : 0, outliers?[l], reports));
+                }
+                finally
+                {
+                    foreach (var s in stats.Values) s.Dispose();
+                }
+                var next = RunLayer(layer, model.Rope, inputs, options.BatchSize);
+                inputs.Dispose();
+                inputs = next;
+                progress?.Invoke(new("prune", l + 1, c.Layers));
+            }
+        }
+        finally
+        {
+            inputs.Dispose();
+            if (gradients != null)
+                foreach (var g in gradients.Values) g.Dispose();
+        }
+
+        var report = new PruneReport(options.Pruner.Name, options.Pattern.ToString(), options.Owl ? "owl" : "uniform", samples.Count, samples[0].Length,
+            total > 0 ? (double)pruned / total : 0, sw.Elapsed.TotalSeconds, layers);
+        return (checkpoint.With(tensors), report);
+    }
+
+    /// <summary>Statistics of each linear input of <paramref name="layer"/> over all calibration samples.</summary>
+    public static Dictionary<LinearInput, LinearStatistics> Collect(TorchDecoderLayer layer, RotaryTables rope, Tensor inputs, int batchSize)
+    {
+        var c = layer.Config;
+        var stats = new Dictionary<LinearInput, LinearStatistics>
+        {
+            [LinearInput.Attention] = new(c.Dim),
+            [LinearInput.AttentionOutput] = new(c.Dim),
+            [LinearInput.Mlp] = new(c.Dim),
+            [LinearInput.MlpHidden] = new(c.HiddenDim),
+        };
+        long n = inputs.shape[0];
+        for (long b = 0; b < n; b += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            layer.Forward(inputs.narrow(0, b, Math.Min(batchSize, n - b)), rope, (input, x) => stats[input].Add(x));
+        }
+        return stats;
+    }
+
+    /// <summary>The layer's outputs for all calibration samples, [N, T, D].</summary>
+    public static Tensor RunLayer(TorchDecoderLayer layer, RotaryTables rope, Tensor inputs, int batchSize)
+    {
+        var outputs = empty_like(inputs);
+        long n = inputs.shape[0];
+        for (long b = 0; b < n; b += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            long k = Math.Min(batchSize, n - b);
+            outputs.narrow(0, b, k).copy_(layer.Forward(inputs.narrow(0, b, k), rope));
+        }
+        return outputs;
+    }
+
+    /// <summary>OWL's first pass: the dense model's per-layer outlier ratios of the Wanda score (layers fed dense outputs).</summary>
+    private static double[] OutlierRatios(TorchLlama model, Tensor tokens, PruneOptions options, Action<PruneProgress>? progress)
+    {
+        var c = model.Config;
+        var ratios = new double[c.Layers];
+        var inputs = model.Embed(tokens);
+        try
+        {
+            for (int l = 0; l < c.Layers; l++)
+            {
+                using var layer = model.LoadLayer(l);
+                var stats = Collect(layer, model.Rope, inputs, options.BatchSize);
+                using (var scope = NewDisposeScope())
+                {
+                    ratios[l] = OwlAllocation.OutlierRatio(options.Modules.Select(k => WandaScorer.Score(layer[k], stats[k.Input()])).ToList(), options.OwlM);
+                }
+                foreach (var s in stats.Values) s.Dispose();
+                var next = RunLayer(layer, model.Rope, inputs, options.BatchSize);
+                inputs.Dispose();
+                inputs = next;
+                progress?.Invoke(new("owl", l + 1, c.Layers));
+            }
+        }
+        finally
+        {
+            inputs.Dispose();
+        }
+        return ratios;
+    }
+}
