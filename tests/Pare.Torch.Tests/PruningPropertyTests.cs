@@ -24,7 +24,7 @@ public class PruningPropertyTests(ITestOutputHelper output)
 
     private static (Checkpoint, PruneReport) Prune(string method, string pattern, bool owl = false)
     {
-        var samples = CalibrationSamples.Draw(TestModels.CalibrationStream, 8, 64, seed: 0);
+        var samples = CalibrationSamples.Draw(TestModels.CalibrationStream, 4, 64, seed: 0);
         return SequentialPruner.Run(TestModels.Stories260K, samples, new PruneOptions { Pruner = Pruner(method), Pattern = SparsityPattern.Parse(pattern), Owl = owl });
     }
 
@@ -176,7 +176,7 @@ public class PruningPropertyTests(ITestOutputHelper output)
     public void SparseGptReconstructsBetterThanWandaAndMagnitude()
     {
         // The same dense layer inputs for every method: each layer of the dense model, fed dense outputs.
-        var samples = CalibrationSamples.Draw(TestModels.CalibrationStream, 8, 128, seed: 1);
+        var samples = CalibrationSamples.Draw(TestModels.CalibrationStream, 4, 128, seed: 1);
         using var _ = no_grad();
         using var model = new TorchLlama(TestModels.Stories260K);
         var x = model.Embed(TorchLlama.Tokens(samples));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Pare.Core.Tokenizers;
 using Pare.Engine;
 using Pare.Engine.Sampling;
 using Pare.Engine.Speculative;
@@ -47,12 +48,13 @@ public static class GenerateCommand
             };
             var promptIds = tokenizer.Encode(parse.GetValue(prompt) ?? "", addBos: true);
             bool json = parse.GetValue(CliContext.Json);
-            int prev = promptIds[^1];
+            // Holds back a character that byte tokens split until it is complete, so the console never shows U+FFFD halves.
+            var stream = new TokenTextStream(tokenizer, promptIds[^1]);
             if (!json) console.Write(new Text(tokenizer.Decode(promptIds)));
             void Show(int t)
             {
-                if (!json) console.Write(new Text(tokenizer.DecodePiece(prev, t)));
-                prev = t;
+                var piece = stream.Append(t);
+                if (!json && piece.Length > 0) console.Write(new Text(piece));
             }
             var specs = new[] { parse.GetValue(draft) is { } d ? "model:" + d : null, parse.GetValue(draftSelf), parse.GetValue(lookup) ? "lookup" : null }.OfType<string>().ToArray();
             if (specs.Length > 1) throw new ArgumentException("choose one of --draft, --draft-self and --lookup");
@@ -67,7 +69,7 @@ public static class GenerateCommand
                 stats = spec.Stats;
             }
             else result = new Generator(transformer).Generate(promptIds, parse.GetValue(maxTokens), sampling, stopToken: tokenizer.BosId, onToken: Show);
-            if (!json) console.WriteLine();
+            if (!json) console.WriteLine(stream.Flush());
             var output = new JsonObject
             {
                 ["text"] = tokenizer.Decode([.. promptIds, .. result.GeneratedIds]),
