@@ -30,6 +30,8 @@ public sealed class Workers : IDisposable
         for (int i = 0; i < _threads.Length; i++)
         {
             _wake[i] = new ManualResetEventSlim(false);
+            // The event creates its lock object on the first wait that blocks; do that now, not during decode.
+            _wake[i].Wait(1);
             int part = i + 1;
             _threads[i] = new Thread(() => Loop(part)) { IsBackground = true, Name = $"pare-worker-{part}" };
             _threads[i].Start();

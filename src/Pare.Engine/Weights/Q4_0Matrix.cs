@@ -79,7 +79,7 @@ public sealed unsafe class Q4_0Matrix : Int8KernelMatrix
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
         var low = Vector128.Create((byte)0x0F);
-        float offset = 0;
+        // Σ(q − 8)·x = Σ q·x − 8·Σx: subtracting Σx from each of the 8 int32 lanes removes 8·Σx from their sum.
         int b = 0;
         for (; b + 1 < blocks; b += 2)
         {
@@ -88,21 +88,20 @@ public sealed unsafe class Q4_0Matrix : Int8KernelMatrix
             var v1 = Vector128.Load(b0 + 20);
             var q0 = Vector256.Create(v0 & low, Vector128.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & low);
             var q1 = Vector256.Create(v1 & low, Vector128.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & low);
-            float s0 = HalfConvert.ToFloat(*(ushort*)b0) * dx[b], s1 = HalfConvert.ToFloat(*(ushort*)(b0 + 18)) * dx[b + 1];
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Int8Dot.Unsigned(q0, Vector256.Load(x + b * 32))), Vector256.Create(s0), acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Int8Dot.Unsigned(q1, Vector256.Load(x + b * 32 + 32))), Vector256.Create(s1), acc1);
-            offset += s0 * sx[b] + s1 * sx[b + 1];
+            var p0 = Int8Dot.Unsigned(q0, Vector256.Load(x + b * 32)) - Vector256.Create(sx[b]);
+            var p1 = Int8Dot.Unsigned(q1, Vector256.Load(x + b * 32 + 32)) - Vector256.Create(sx[b + 1]);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(HalfConvert.Lookup(*(ushort*)b0) * dx[b]), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(HalfConvert.Lookup(*(ushort*)(b0 + 18)) * dx[b + 1]), acc1);
         }
         if (b < blocks)
         {
             byte* b0 = w + b * 18;
             var v0 = Vector128.Load(b0 + 2);
             var q0 = Vector256.Create(v0 & low, Vector128.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & low);
-            float s0 = HalfConvert.ToFloat(*(ushort*)b0) * dx[b];
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Int8Dot.Unsigned(q0, Vector256.Load(x + b * 32))), Vector256.Create(s0), acc0);
-            offset += s0 * sx[b];
+            var p0 = Int8Dot.Unsigned(q0, Vector256.Load(x + b * 32)) - Vector256.Create(sx[b]);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(HalfConvert.Lookup(*(ushort*)b0) * dx[b]), acc0);
         }
-        return Vector256.Sum(acc0 + acc1) - 8 * offset;
+        return Vector256.Sum(acc0 + acc1);
     }
 
     private static float DotScalar(byte* w, sbyte* x, float* dx, int* sx, int blocks)

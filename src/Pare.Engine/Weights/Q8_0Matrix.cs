@@ -85,14 +85,14 @@ public sealed unsafe class Q8_0Matrix : Int8KernelMatrix
             byte* b0 = w + b * 34;
             var p0 = Int8Dot.Signed(Vector256.Load((sbyte*)(b0 + 2)), Vector256.Load(x + b * 32));
             var p1 = Int8Dot.Signed(Vector256.Load((sbyte*)(b0 + 36)), Vector256.Load(x + b * 32 + 32));
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(HalfConvert.ToFloat(*(ushort*)b0) * dx[b]), acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(HalfConvert.ToFloat(*(ushort*)(b0 + 34)) * dx[b + 1]), acc1);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(HalfConvert.Lookup(*(ushort*)b0) * dx[b]), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(HalfConvert.Lookup(*(ushort*)(b0 + 34)) * dx[b + 1]), acc1);
         }
         if (b < blocks)
         {
             byte* b0 = w + b * 34;
             var p0 = Int8Dot.Signed(Vector256.Load((sbyte*)(b0 + 2)), Vector256.Load(x + b * 32));
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(HalfConvert.ToFloat(*(ushort*)b0) * dx[b]), acc0);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(HalfConvert.Lookup(*(ushort*)b0) * dx[b]), acc0);
         }
         return Vector256.Sum(acc0 + acc1);
     }

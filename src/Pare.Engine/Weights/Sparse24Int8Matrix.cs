@@ -120,7 +120,7 @@ public sealed unsafe class Sparse24Int8Matrix : Int8KernelMatrix
             var idx = (Avx512Vbmi.MultiShift(control, Vector512.Create(*(ulong*)(blk + 2))) & three) + groupBase;
             var gathered = Avx512Vbmi.PermuteVar64x8(Vector512.Load(x + b * 64), idx.AsSByte()).GetLower();
             var p = Int8Dot.Signed(Vector256.Load((sbyte*)(blk + 10)), gathered);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Create(HalfConvert.ToFloat(*(ushort*)blk) * dx[b]), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Create(HalfConvert.Lookup(*(ushort*)blk) * dx[b]), acc);
         }
         return Vector256.Sum(acc);
     }
