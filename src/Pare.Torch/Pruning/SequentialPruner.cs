@@ -99,8 +99,11 @@ public static class SequentialPruner
         return (checkpoint.With(tensors), report);
     }
 
-    /// <summary>Statistics of each linear input of <paramref name="layer"/> over all calibration samples.</summary>
-    public static Dictionary<LinearInput, LinearStatistics> Collect(TorchDecoderLayer layer, RotaryTables rope, Tensor inputs, int batchSize)
+    /// <summary>
+    /// Statistics of each linear input of <paramref name="layer"/> over all calibration samples; when
+    /// <paramref name="outputs"/> ([N, T, D]) is given, the same pass also stores the layer's outputs there.
+    /// </summary>
+    public static Dictionary<LinearInput, LinearStatistics> Collect(TorchDecoderLayer layer, RotaryTables rope, Tensor inputs, int batchSize, Tensor? outputs = null)
     {
         var c = layer.Config;
         var stats = new Dictionary<LinearInput, LinearStatistics>
@@ -114,7 +117,9 @@ public static class SequentialPruner
         for (long b = 0; b < n; b += batchSize)
         {
             using var scope = NewDisposeScope();
-            layer.Forward(inputs.narrow(0, b, Math.Min(batchSize, n - b)), rope, (input, x) => stats[input].Add(x));
+            long k = Math.Min(batchSize, n - b);
+            var y = layer.Forward(inputs.narrow(0, b, k), rope, (input, x) => stats[input].Add(x));
+            outputs?.narrow(0, b, k).copy_(y);
         }
         return stats;
     }
@@ -144,13 +149,14 @@ public static class SequentialPruner
             for (int l = 0; l < c.Layers; l++)
             {
                 using var layer = model.LoadLayer(l);
-                var stats = Collect(layer, model.Rope, inputs, options.BatchSize);
+                // The layer stays dense in this pass, so the statistics pass also yields the next layer's inputs.
+                var next = empty_like(inputs);
+                var stats = Collect(layer, model.Rope, inputs, options.BatchSize, next);
                 using (var scope = NewDisposeScope())
                 {
                     ratios[l] = OwlAllocation.OutlierRatio(options.Modules.Select(k => WandaScorer.Score(layer[k], stats[k.Input()])).ToList(), options.OwlM);
                 }
                 foreach (var s in stats.Values) s.Dispose();
-                var next = RunLayer(layer, model.Rope, inputs, options.BatchSize);
                 inputs.Dispose();
                 inputs = next;
                 progress?.Invoke(new("owl", l + 1, c.Layers));
