@@ -20,5 +20,6 @@ for name in ("decode-stories260k", "prefill-stories260k", "decode-stories110m"):
     for r in d["results"]:
         frac = r.get("fraction_of_bandwidth")
         print(f"  {r['format']:>12} {r['threads']} thr: median {r['tokens_per_second_median']:>10.1f} tok/s, min {r['tokens_per_second_min']:>10.1f}"
-              + (f", {frac:.0%} of bandwidth" if frac is not None else ""))
+              + (f", {frac:.0%} of the {r['bandwidth_gb_per_second']} GB/s probed beside it"
+                 f" ({r['fraction_of_run_bandwidth']:.0%} of the run's median)" if frac is not None else ""))
 PY

@@ -32,30 +32,33 @@ public static class BenchCommand
         var threads = new Option<string>("--threads") { Description = "Comma-separated thread counts", DefaultValueFactory = _ => "1,2" };
         var tokens = new Option<int>("--tokens") { Description = prefill ? "Prompt length" : "Tokens decoded per run", DefaultValueFactory = _ => prefill ? 128 : 64 };
         var runs = new Option<int>("--runs") { Description = "Timed runs (median and min reported)", DefaultValueFactory = _ => 5 };
+        var probeMib = new Option<int>("--probe-mib") { Description = "Size of the bandwidth probe's buffer in MiB (far larger than the caches)", DefaultValueFactory = _ => 512 };
         var cmd = new Command(prefill ? "prefill" : "decode", prefill ? "Prefill speed (tokens/s of one prompt)" : "Decode speed (tokens/s, GB/s, fraction of measured bandwidth)");
-        foreach (var o in new Option[] { model, weights, threads, tokens, runs }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, weights, threads, tokens, runs, probeMib }) cmd.Options.Add(o);
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
             var formats = parse.GetValue(weights)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(WeightFormats.Canonical).ToArray();
             var threadCounts = parse.GetValue(threads)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out int t) && t >= 1 ? t : throw new ArgumentException($"--threads: '{s}' is not a positive integer")).ToArray();
-            int n = parse.GetValue(tokens), r = parse.GetValue(runs);
-            if (n < 1 || r < 1) throw new ArgumentException("--tokens and --runs must be positive");
+            int n = parse.GetValue(tokens), r = parse.GetValue(runs), mib = parse.GetValue(probeMib);
+            if (n < 1 || r < 1 || mib < 1) throw new ArgumentException("--tokens, --runs and --probe-mib must be positive");
             var checkpoint = Pare.Core.Formats.ModelLoader.Load(parse.GetValue(model)!);
             if (n + 1 > checkpoint.Config.MaxSeqLen) throw new ArgumentException($"--tokens {n} exceeds the model's context {checkpoint.Config.MaxSeqLen}");
             var notes = new JsonArray($"SIMD level {KernelDispatch.Level}, {Environment.ProcessorCount} logical CPUs");
 
-            var bandwidth = new JsonObject();
-            var gbPerSecond = new Dictionary<int, double>();
-            using (var probe = new MemoryBandwidth())
+            // Bandwidth is probed at the start and again right before and after each decode measurement, because
+            // a VM's host bandwidth drifts; each decode row is compared with the probes taken beside it.
+            using var probe = new MemoryBandwidth((long)mib << 20);
+            var probes = threadCounts.Distinct().ToDictionary(t => t, _ => new List<double>());
+            double[] Probe(int t)
             {
-                foreach (int t in threadCounts.Distinct())
-                {
-                    using var w = new Workers(t);
-                    gbPerSecond[t] = probe.Measure(w) / 1e9;
-                    bandwidth[t.ToString()] = Math.Round(gbPerSecond[t], 2);
-                }
-                notes.Add($"bandwidth: best of 5 streaming reads of a {probe.Bytes >> 20} MiB buffer");
+                using var w = new Workers(t);
+                var gb = probe.Measure(w).Select(b => b / 1e9).ToArray();
+                probes[t].AddRange(gb);
+                return gb;
             }
+            foreach (int t in probes.Keys) Probe(t);
+            notes.Add($"bandwidth: streaming reads of a {probe.Bytes >> 20} MiB buffer, all threads timed together, 9 passes per probe; "
+                + "probed at the start and, for decode, before and after each row; per row: the median of the probes beside it");
 
             var results = new JsonArray();
             foreach (var format in formats)
@@ -70,8 +73,12 @@ public static class BenchCommand
                 var engineWeights = LlamaWeights.FromCheckpoint(source, WeightMatrixFactory.To(format));
                 foreach (int t in threadCounts)
                 {
-                    using var transformer = new Transformer(engineWeights, t);
-                    var speeds = prefill ? Prefill(transformer, n, r, out double cpuSeconds) : Decode(transformer, n, r, out cpuSeconds);
+                    double[] beside = prefill ? [] : Probe(t), speeds;
+                    double cpuSeconds;
+                    // The model's workers are gone before the probe after it, so none spins beside the probe's threads.
+                    using (var transformer = new Transformer(engineWeights, t))
+                        speeds = prefill ? Prefill(transformer, n, r, out cpuSeconds) : Decode(transformer, n, r, out cpuSeconds);
+                    if (!prefill) beside = [.. beside, .. Probe(t)];
                     Array.Sort(speeds);
                     double median = speeds[speeds.Length / 2];
                     long bytes = engineWeights.BytesPerToken;
@@ -89,15 +96,33 @@ public static class BenchCommand
                     };
                     if (!prefill)
                     {
-                        double gb = bytes * median / 1e9;
+                        double gb = bytes * median / 1e9, near = Median(beside);
                         row["effective_gb_per_second"] = Math.Round(gb, 2);
-                        row["bandwidth_gb_per_second"] = Math.Round(gbPerSecond[t], 2);
-                        row["fraction_of_bandwidth"] = Math.Round(gb / gbPerSecond[t], 3);
-                        row["bandwidth_limit_tokens_per_second"] = Math.Round(gbPerSecond[t] * 1e9 / bytes, 1);
+                        row["bandwidth_gb_per_second"] = Math.Round(near, 2);
+                        row["bandwidth_gb_per_second_min"] = Math.Round(beside.Min(), 2);
+                        row["bandwidth_gb_per_second_max"] = Math.Round(beside.Max(), 2);
+                        row["fraction_of_bandwidth"] = Math.Round(gb / near, 3);
+                        row["bandwidth_limit_tokens_per_second"] = Math.Round(near * 1e9 / bytes, 1);
                     }
                     results.Add(row);
                     console.MarkupLineInterpolated($"[grey]{format} × {t} threads: {median:F1} tok/s[/]");
                 }
+            }
+            var bandwidth = new JsonObject();
+            foreach (var row in results)
+            {
+                if (row!["effective_gb_per_second"] is { } gb)
+                    row["fraction_of_run_bandwidth"] = Math.Round(gb.GetValue<double>() / Median(probes[row["threads"]!.GetValue<int>()]), 3);
+            }
+            foreach (var (t, gb) in probes)
+            {
+                bandwidth[t.ToString()] = new JsonObject
+                {
+                    ["median"] = Math.Round(Median(gb), 2),
+                    ["min"] = Math.Round(gb.Min(), 2),
+                    ["max"] = Math.Round(gb.Max(), 2),
+                    ["passes"] = gb.Count,
+                };
             }
             var c = checkpoint.Config;
             return new JsonObject
@@ -114,6 +139,12 @@ public static class BenchCommand
             };
         }, Render));
         return cmd;
+    }
+
+    private static double Median(IReadOnlyCollection<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>Warm-up lasts at least this long, so tiered JIT has replaced every hot method with optimised code.</summary>
@@ -173,13 +204,15 @@ public static class BenchCommand
     {
         console.MarkupLineInterpolated($"[bold]{r["benchmark"]}[/] {r["model"]} ({r["shape"]}), bandwidth GB/s by threads: {r["bandwidth_gb_per_second"]!.ToJsonString()}");
         var table = new Table();
-        foreach (var h in new[] { "format", "threads", "tok/s median", "tok/s min", "MB/token", "GB/s", "of bandwidth" }) table.AddColumn(h);
+        foreach (var h in new[] { "format", "threads", "tok/s median", "tok/s min", "MB/token", "GB/s", "bw beside", "of bw beside", "of run's bw" }) table.AddColumn(h);
         foreach (var row in r["results"]!.AsArray())
         {
             table.AddRow(
                 row!["format"]!.ToString(), row["threads"]!.ToString(), row["tokens_per_second_median"]!.ToString(), row["tokens_per_second_min"]!.ToString(),
                 (row["bytes_per_token"]!.GetValue<long>() / 1e6).ToString("F1"), row["effective_gb_per_second"]?.ToString() ?? "-",
-                row["fraction_of_bandwidth"] is { } f ? $"{f.GetValue<double>():P0}" : "-");
+                row["bandwidth_gb_per_second"]?.ToString() ?? "-",
+                row["fraction_of_bandwidth"] is { } f ? $"{f.GetValue<double>():P0}" : "-",
+                row["fraction_of_run_bandwidth"] is { } fr ? $"{fr.GetValue<double>():P0}" : "-");
         }
         console.Write(table);
         foreach (var n in r["notes"]!.AsArray()) console.MarkupLineInterpolated($"[grey]note: {n}[/]");
