@@ -38,6 +38,33 @@ public class WeightKernelTests
         }
     }
 
+    /// <summary>
+    /// sparse-int8 reads headers in groups of 4 blocks of 64 columns, then a remainder of 1–3 blocks, row after
+    /// row; the random shapes above are mostly below one group, so wider rows cover whole groups, remainders and
+    /// a last block that is partly padding.
+    /// </summary>
+    [Theory]
+    [InlineData(256)]
+    [InlineData(768)]
+    [InlineData(900)]
+    [InlineData(1000)]
+    public void SparseInt8WholeGroupsAndRemainders(int cols)
+    {
+        var saved = KernelDispatch.Level;
+        try
+        {
+            foreach (var level in Enum.GetValues<SimdLevel>().Where(l => l <= KernelDispatch.Detected))
+            {
+                KernelDispatch.Level = level;
+                CheckOne(WeightFormats.SparseInt8, 7, cols, new Random(cols), $"sparse-int8 {level} 7×{cols}");
+            }
+        }
+        finally
+        {
+            KernelDispatch.Level = saved;
+        }
+    }
+
     private static void CheckOne(string format, int rows, int cols, Random rng, string label)
     {
         var w = Normal(rng, rows * cols, 0.05);

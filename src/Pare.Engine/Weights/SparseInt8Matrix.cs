@@ -135,45 +135,61 @@ public sealed unsafe class SparseInt8Matrix : Int8KernelMatrix
         // the block's 8 int32 partial sums gets it, the rest stay 0 (cols / 2 bytes of stack, e.g. 1 KiB for 2048).
         int* offset = stackalloc int[blocks * 8];
         for (int b = 0; b < blocks; b++) offset[8 * b] = -128 * sx[b];
-        for (int r = r0; r < r1; r++) y[r] = DotAvx512(Header(r, 0), _values.Pointer + _rowValues[r], qx, dx, offset, blocks);
+        RowsAvx512(Header(r0, 0), _values.Pointer, _rowValues, qx, dx, offset, blocks, y, r0, r1);
     }
 
-    private static float DotAvx512(byte* h, byte* v, sbyte* x, float* dx, int* offset, int blocks)
+    /// <summary>y[r] for rows [r0, r1), whose headers start at h and follow one another.</summary>
+    private static void RowsAvx512(byte* h, byte* values, long[] rowValues, sbyte* x0, float* dx0, int* offset0, int blocks, float* y, int r0, int r1)
     {
-        var acc0 = Vector512<float>.Zero;
-        var acc1 = Vector512<float>.Zero;
         var laneBit = LaneBit;
         var fill = Vector512.Create((byte)128);
         var firstPair = FirstPair;
         var secondPair = SecondPair;
-        int full = blocks / GroupBlocks * GroupBlocks, b = 0;
-        for (; b < full; b += GroupBlocks, h += HeaderBytes, x += GroupBlocks * 64, offset += GroupBlocks * 8)
+        int fullGroups = blocks / GroupBlocks, rest = blocks % GroupBlocks;
+        for (int r = r0; r < r1; r++)
         {
-            ulong* masks = (ulong*)h;
-            byte* v1 = v + Count(masks);
-            byte* v2 = v1 + Count(masks + 1);
-            byte* v3 = v2 + Count(masks + 2);
-            var d0 = DotBlock(masks, v, x, offset, laneBit, fill);
-            var d1 = DotBlock(masks + 1, v1, x + 64, offset + 8, laneBit, fill);
-            var d2 = DotBlock(masks + 2, v2, x + 128, offset + 16, laneBit, fill);
-            var d3 = DotBlock(masks + 3, v3, x + 192, offset + 24, laneBit, fill);
-            v = v3 + Count(masks + 3);
-            // Four bf16 scales → f32, times the activations' scales: one factor per block.
-            var s = (Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)(h + ScalesOffset)).AsUInt16()) << 16).AsSingle() * Vector128.Load(dx + b);
-            var s512 = s.ToVector256Unsafe().ToVector512Unsafe();
-            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d0.ToVector512Unsafe().WithUpper(d1)), Avx512F.PermuteVar16x32(s512, firstPair), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d2.ToVector512Unsafe().WithUpper(d3)), Avx512F.PermuteVar16x32(s512, secondPair), acc1);
+            byte* v = values + rowValues[r];
+            sbyte* x = x0;
+            float* dx = dx0;
+            int* offset = offset0;
+            var acc0 = Vector512<float>.Zero;
+            var acc1 = Vector512<float>.Zero;
+            for (byte* fullEnd = h + fullGroups * HeaderBytes; h < fullEnd; h += HeaderBytes, x += GroupBlocks * 64, dx += GroupBlocks, offset += GroupBlocks * 8)
+            {
+                ulong* masks = (ulong*)h;
+                byte* v1 = v + Count(masks);
+                byte* v2 = v1 + Count(masks + 1);
+                byte* v3 = v2 + Count(masks + 2);
+                var d0 = DotBlock(masks, v, x, offset, laneBit, fill);
+                var d1 = DotBlock(masks + 1, v1, x + 64, offset + 8, laneBit, fill);
+                var d2 = DotBlock(masks + 2, v2, x + 128, offset + 16, laneBit, fill);
+                var d3 = DotBlock(masks + 3, v3, x + 192, offset + 24, laneBit, fill);
+                v = v3 + Count(masks + 3);
+                // Four bf16 scales → f32, times the activations' scales: one factor per block.
+                var s = (Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)(h + ScalesOffset)).AsUInt16()) << 16).AsSingle() * Vector128.Load(dx);
+                var s512 = s.ToVector256Unsafe().ToVector512Unsafe();
+                acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d0.ToVector512Unsafe().WithUpper(d1)), Avx512F.PermuteVar16x32(s512, firstPair), acc0);
+                acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d2.ToVector512Unsafe().WithUpper(d3)), Avx512F.PermuteVar16x32(s512, secondPair), acc1);
+            }
+            var sum = acc0 + acc1;
+            var acc = sum.GetLower() + sum.GetUpper();
+            if (rest > 0)
+            {
+                for (int i = 0; i < rest; i++, x += 64, offset += 8)
+                {
+                    ulong* mask = (ulong*)h + i;
+                    var d = DotBlock(mask, v, x, offset, laneBit, fill);
+                    v += Count(mask);
+                    float scale = ScaleValue(((ushort*)(h + ScalesOffset))[i]) * dx[i];
+                    acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), Vector256.Create(scale), acc);
+                }
+                h += HeaderBytes;
+            }
+            // Horizontal sum in 4 adds (Vector256.Sum reduces each 128-bit half separately, twice the instructions).
+            var quad = acc.GetLower() + acc.GetUpper();
+            var pair = quad + Vector128.Shuffle(quad, Vector128.Create(2, 3, 0, 1));
+            y[r] = (pair + Vector128.Shuffle(pair, Vector128.Create(1, 0, 3, 2))).ToScalar();
         }
-        var tail = Vector256<float>.Zero;
-        for (int i = 0; b < blocks; b++, i++, x += 64, offset += 8)
-        {
-            ulong* mask = (ulong*)h + i;
-            var d = DotBlock(mask, v, x, offset, laneBit, fill);
-            v += Count(mask);
-            float scale = ScaleValue(((ushort*)(h + ScalesOffset))[i]) * dx[b];
-            tail = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), Vector256.Create(scale), tail);
-        }
-        return Vector512.Sum(acc0 + acc1) + Vector256.Sum(tail);
     }
 
     /// <summary>Eight int32 partial sums of one block's q·x̂ (the −128·Σx̂ start cancels the value offset).</summary>
