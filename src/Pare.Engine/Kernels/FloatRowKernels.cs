@@ -37,24 +37,22 @@ public unsafe struct BF16Elements : IFloatElements
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(byte* row, int i) => BitConverter.UInt32BitsToSingle((uint)((ushort*)row)[i] << 16);
 }
 
-/// <summary>Tokens per register block of the AVX-512 kernel (a compile-time constant to the JIT).</summary>
+/// <summary>Tokens per register block of the batched AVX-512 kernel (a compile-time constant to the JIT).</summary>
 public interface ITokenCount
 {
     static abstract int Count { get; }
 }
 
-public struct OneToken : ITokenCount { public static int Count => 1; }
 public struct TwoTokens : ITokenCount { public static int Count => 2; }
 public struct FourTokens : ITokenCount { public static int Count => 4; }
-public struct EightTokens : ITokenCount { public static int Count => 8; }
 
 /// <summary>
-/// Row dot products for float formats. With AVX-512 a register block is two rows × N tokens (N = 1, 2, 4, 8):
-/// each weight vector is loaded once for N tokens and each input vector once for two rows, and every
-/// (row, token) pair has one FMA chain over the columns, reduced in a fixed order — so a batch gives every
-/// token exactly the bits it gets alone (speculative verification relies on that) while reading the weights
-/// once per batch. Decode (N = 1) keeps two chains in flight, enough for a memory-bound stream. The AVX2 and
-/// scalar paths run token by token.
+/// Row dot products for float formats. With AVX-512 every (row, token) pair is computed the same way — two FMA
+/// chains over alternate 16-column blocks, added and reduced in a fixed order, then the tail columns in order —
+/// whether alone (decode: one row streamed at a time, which the hardware prefetcher follows best) or in a
+/// register block of two rows × 2 or 4 tokens (batched: each weight vector loaded once for all tokens and each
+/// input vector once for both rows). So a batch gives every token exactly the bits it gets alone (speculative
+/// verification relies on that) while reading the weights once. The AVX2 and scalar paths run token by token.
 /// </summary>
 public static unsafe class FloatRowKernels
 {
@@ -66,15 +64,15 @@ public static unsafe class FloatRowKernels
     {
         long rowBytes = (long)cols * T.ElementBytes;
         var level = KernelDispatch.Level;
-        if (level == SimdLevel.Avx512)
-        {
-            Block512<T, OneToken>(w, rowBytes, cols, x, y, 0, r0, r1);
-            return;
-        }
         for (int r = r0; r < r1; r++)
         {
             byte* row = w + r * rowBytes;
-            y[r] = level == SimdLevel.Avx2 ? Dot256<T>(row, x, cols) : DotScalar<T>(row, x, cols);
+            y[r] = level switch
+            {
+                SimdLevel.Avx512 => Dot512<T>(row, x, cols),
+                SimdLevel.Avx2 => Dot256<T>(row, x, cols),
+                _ => DotScalar<T>(row, x, cols),
+            };
         }
     }
 
@@ -94,8 +92,7 @@ public static unsafe class FloatRowKernels
             int t = 0;
             if (level == SimdLevel.Avx512)
             {
-                for (; t + 8 <= n; t += 8) Block512<T, EightTokens>(w, rowBytes, cols, x + (long)t * cols, y + (long)t * rows, rows, c0, c1);
-                if (t + 4 <= n) { Block512<T, FourTokens>(w, rowBytes, cols, x + (long)t * cols, y + (long)t * rows, rows, c0, c1); t += 4; }
+                for (; t + 4 <= n; t += 4) Block512<T, FourTokens>(w, rowBytes, cols, x + (long)t * cols, y + (long)t * rows, rows, c0, c1);
                 if (t + 2 <= n) { Block512<T, TwoTokens>(w, rowBytes, cols, x + (long)t * cols, y + (long)t * rows, rows, c0, c1); t += 2; }
             }
             for (; t < n; t++) Rows<T>(w, cols, x + (long)t * cols, y + (long)t * rows, c0, c1);
@@ -115,72 +112,91 @@ public static unsafe class FloatRowKernels
         }
     }
 
+    /// <summary>Two rows × N tokens; per (row, token) the chains of <see cref="Dot512{T}"/>: a on even 16-column
+    /// blocks, b on odd ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Pair512<T, N>(byte* w0, byte* w1, long rowBytes, int cols, float* x, float* y, int yStride, bool second)
         where T : IFloatElements where N : ITokenCount
     {
-        float* x1 = x + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols, x5 = x4 + cols, x6 = x5 + cols, x7 = x6 + cols;
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
+        float* x1 = x + cols, x2 = x1 + cols, x3 = x2 + cols;
+        // p/q: rows 0/1; digit: token; a/b: even/odd blocks.
+        Vector512<float> p0a = default, p0b = default, p1a = default, p1b = default, p2a = default, p2b = default, p3a = default, p3b = default;
+        Vector512<float> q0a = default, q0b = default, q1a = default, q1b = default, q2a = default, q2b = default, q3a = default, q3b = default;
         long ahead = PrefetchRows * rowBytes;
         int c = 0;
-        for (; c <= cols - 16; c += 16)
+        for (; c <= cols - 32; c += 32)
         {
-            Sse.Prefetch0(w0 + ahead + (long)c * T.ElementBytes);
-            Sse.Prefetch0(w1 + ahead + (long)c * T.ElementBytes);
-            var v = T.Load512(w0, c);
-            var u = T.Load512(w1, c);
-            var e = Vector512.Load(x + c);
-            a0 = Avx512F.FusedMultiplyAdd(v, e, a0);
-            b0 = Avx512F.FusedMultiplyAdd(u, e, b0);
-            if (N.Count > 1)
+            long at = (long)c * T.ElementBytes;
+            Sse.Prefetch0(w0 + ahead + at);
+            Sse.Prefetch0(w1 + ahead + at);
+            if (T.ElementBytes == 4)
             {
-                e = Vector512.Load(x1 + c);
-                a1 = Avx512F.FusedMultiplyAdd(v, e, a1);
-                b1 = Avx512F.FusedMultiplyAdd(u, e, b1);
+                Sse.Prefetch0(w0 + ahead + at + 64);
+                Sse.Prefetch0(w1 + ahead + at + 64);
             }
+            var v = T.Load512(w0, c);
+            var vv = T.Load512(w0, c + 16);
+            var u = T.Load512(w1, c);
+            var uu = T.Load512(w1, c + 16);
+            var e = Vector512.Load(x + c);
+            var ee = Vector512.Load(x + c + 16);
+            p0a = Avx512F.FusedMultiplyAdd(v, e, p0a);
+            p0b = Avx512F.FusedMultiplyAdd(vv, ee, p0b);
+            q0a = Avx512F.FusedMultiplyAdd(u, e, q0a);
+            q0b = Avx512F.FusedMultiplyAdd(uu, ee, q0b);
+            e = Vector512.Load(x1 + c);
+            ee = Vector512.Load(x1 + c + 16);
+            p1a = Avx512F.FusedMultiplyAdd(v, e, p1a);
+            p1b = Avx512F.FusedMultiplyAdd(vv, ee, p1b);
+            q1a = Avx512F.FusedMultiplyAdd(u, e, q1a);
+            q1b = Avx512F.FusedMultiplyAdd(uu, ee, q1b);
             if (N.Count > 2)
             {
                 e = Vector512.Load(x2 + c);
-                a2 = Avx512F.FusedMultiplyAdd(v, e, a2);
-                b2 = Avx512F.FusedMultiplyAdd(u, e, b2);
+                ee = Vector512.Load(x2 + c + 16);
+                p2a = Avx512F.FusedMultiplyAdd(v, e, p2a);
+                p2b = Avx512F.FusedMultiplyAdd(vv, ee, p2b);
+                q2a = Avx512F.FusedMultiplyAdd(u, e, q2a);
+                q2b = Avx512F.FusedMultiplyAdd(uu, ee, q2b);
                 e = Vector512.Load(x3 + c);
-                a3 = Avx512F.FusedMultiplyAdd(v, e, a3);
-                b3 = Avx512F.FusedMultiplyAdd(u, e, b3);
-            }
-            if (N.Count > 4)
-            {
-                e = Vector512.Load(x4 + c);
-                a4 = Avx512F.FusedMultiplyAdd(v, e, a4);
-                b4 = Avx512F.FusedMultiplyAdd(u, e, b4);
-                e = Vector512.Load(x5 + c);
-                a5 = Avx512F.FusedMultiplyAdd(v, e, a5);
-                b5 = Avx512F.FusedMultiplyAdd(u, e, b5);
-                e = Vector512.Load(x6 + c);
-                a6 = Avx512F.FusedMultiplyAdd(v, e, a6);
-                b6 = Avx512F.FusedMultiplyAdd(u, e, b6);
-                e = Vector512.Load(x7 + c);
-                a7 = Avx512F.FusedMultiplyAdd(v, e, a7);
-                b7 = Avx512F.FusedMultiplyAdd(u, e, b7);
+                ee = Vector512.Load(x3 + c + 16);
+                p3a = Avx512F.FusedMultiplyAdd(v, e, p3a);
+                p3b = Avx512F.FusedMultiplyAdd(vv, ee, p3b);
+                q3a = Avx512F.FusedMultiplyAdd(u, e, q3a);
+                q3b = Avx512F.FusedMultiplyAdd(uu, ee, q3b);
             }
         }
-        Finish<T>(w0, w1, c, cols, x, a0, b0, y, second);
-        if (N.Count > 1) Finish<T>(w0, w1, c, cols, x1, a1, b1, y + yStride, second);
+        if (c <= cols - 16)
+        {
+            var v = T.Load512(w0, c);
+            var u = T.Load512(w1, c);
+            var e = Vector512.Load(x + c);
+            p0a = Avx512F.FusedMultiplyAdd(v, e, p0a);
+            q0a = Avx512F.FusedMultiplyAdd(u, e, q0a);
+            e = Vector512.Load(x1 + c);
+            p1a = Avx512F.FusedMultiplyAdd(v, e, p1a);
+            q1a = Avx512F.FusedMultiplyAdd(u, e, q1a);
+            if (N.Count > 2)
+            {
+                e = Vector512.Load(x2 + c);
+                p2a = Avx512F.FusedMultiplyAdd(v, e, p2a);
+                q2a = Avx512F.FusedMultiplyAdd(u, e, q2a);
+                e = Vector512.Load(x3 + c);
+                p3a = Avx512F.FusedMultiplyAdd(v, e, p3a);
+                q3a = Avx512F.FusedMultiplyAdd(u, e, q3a);
+            }
+            c += 16;
+        }
+        Finish<T>(w0, w1, c, cols, x, p0a + p0b, q0a + q0b, y, second);
+        Finish<T>(w0, w1, c, cols, x1, p1a + p1b, q1a + q1b, y + yStride, second);
         if (N.Count > 2)
         {
-            Finish<T>(w0, w1, c, cols, x2, a2, b2, y + 2 * yStride, second);
-            Finish<T>(w0, w1, c, cols, x3, a3, b3, y + 3 * yStride, second);
-        }
-        if (N.Count > 4)
-        {
-            Finish<T>(w0, w1, c, cols, x4, a4, b4, y + 4 * yStride, second);
-            Finish<T>(w0, w1, c, cols, x5, a5, b5, y + 5 * yStride, second);
-            Finish<T>(w0, w1, c, cols, x6, a6, b6, y + 6 * yStride, second);
-            Finish<T>(w0, w1, c, cols, x7, a7, b7, y + 7 * yStride, second);
+            Finish<T>(w0, w1, c, cols, x2, p2a + p2b, q2a + q2b, y + 2 * yStride, second);
+            Finish<T>(w0, w1, c, cols, x3, p3a + p3b, q3a + q3b, y + 3 * yStride, second);
         }
     }
 
-    /// <summary>Reduces one token's two chains and adds the columns past the last full vector, in column order.</summary>
+    /// <summary>Reduces one token's two rows and adds the columns past the last full vector, in column order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Finish<T>(byte* w0, byte* w1, int c, int cols, float* x, Vector512<float> a, Vector512<float> b, float* y, bool second)
         where T : IFloatElements
@@ -193,6 +209,28 @@ public static unsafe class FloatRowKernels
         }
         y[0] = s0;
         if (second) y[1] = s1;
+    }
+
+    /// <summary>One row, one token: the arithmetic of a (row, token) pair in <see cref="Pair512{T, N}"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot512<T>(byte* row, float* x, int n) where T : IFloatElements
+    {
+        var a = Vector512<float>.Zero;
+        var b = Vector512<float>.Zero;
+        int c = 0;
+        for (; c <= n - 32; c += 32)
+        {
+            a = Avx512F.FusedMultiplyAdd(T.Load512(row, c), Vector512.Load(x + c), a);
+            b = Avx512F.FusedMultiplyAdd(T.Load512(row, c + 16), Vector512.Load(x + c + 16), b);
+        }
+        if (c <= n - 16)
+        {
+            a = Avx512F.FusedMultiplyAdd(T.Load512(row, c), Vector512.Load(x + c), a);
+            c += 16;
+        }
+        float sum = Reduce(a + b);
+        for (; c < n; c++) sum += T.Load(row, c) * x[c];
+        return sum;
     }
 
     /// <summary>Sum of the 16 lanes by halving (fewer instructions than Vector512.Sum's lowering).</summary>
