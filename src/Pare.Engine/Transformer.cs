@@ -67,7 +67,7 @@ public sealed class Transformer : IDisposable
         _v = new float[n * c.KvDim];
         _h1 = new float[n * c.HiddenDim];
         _h3 = new float[n * c.HiddenDim];
-        _att = new float[(long)Math.Max(Workers.Threads, 1) * c.MaxSeqLen];
+        _att = new float[(long)Math.Min(n, AttentionWork.TokenBlock) * c.Heads * c.MaxSeqLen];
         _batchCapacity = n;
     }
 
@@ -175,41 +175,63 @@ public sealed class Transformer : IDisposable
         work.Values = cache.Values[layer];
         work.Start = start;
         work.Tokens = n;
-        if (Workers.Threads == 1 || (long)n * c.Heads * (start + n) * c.HeadDim * 2 < MinParallelWork) work.Execute(0, 1);
+        if (Workers.Threads == 1 || c.Heads < 2 || (long)n * c.Heads * (start + n) * c.HeadDim * 2 < MinParallelWork) work.Execute(0, 1);
         else Workers.Run(work);
         work.Keys = work.Values = null;
     }
 
-    /// <summary>Scaled dot-product attention over the cache for (token, head) items; each part has its own score buffer.</summary>
-    private sealed class AttentionWork(Transformer owner) : IParallelWork
+    /// <summary>
+    /// Scaled dot-product attention over the cache. Parts take disjoint heads; within a part, tokens go in blocks
+    /// and the cache is walked position by position — each key and value row is read once per block, in memory
+    /// order, for every token and head of the block (walking one head down all positions jumps a whole row each step
+    /// and was memory-latency bound at long contexts). Each (token, head) still computes its scores, softmax and
+    /// weighted sum of values with the same operations in the same order as when the token runs alone.
+    /// </summary>
+    private sealed unsafe class AttentionWork(Transformer owner) : IParallelWork
     {
+        public const int TokenBlock = 8;
         public float[]? Keys, Values;
         public int Start, Tokens;
 
         public void Execute(int part, int parts)
         {
             var c = owner.Config;
-            int hd = c.HeadDim, heads = c.Heads, kvDim = c.KvDim, group = c.Heads / c.KvHeads;
+            int hd = c.HeadDim, heads = c.Heads, kvDim = c.KvDim, group = c.Heads / c.KvHeads, dim = c.Dim, maxSeq = c.MaxSeqLen;
             float scale = 1f / MathF.Sqrt(hd);
-            var keys = Keys!;
-            var values = Values!;
-            int items = Tokens * heads;
-            int from = (int)((long)items * part / parts), to = (int)((long)items * (part + 1) / parts);
-            var att = owner._att.AsSpan(part * c.MaxSeqLen, c.MaxSeqLen);
-            for (int item = from; item < to; item++)
+            int h0 = heads * part / parts, h1 = heads * (part + 1) / parts;
+            if (h0 == h1) return;
+            fixed (float* keys = Keys, values = Values, att = owner._att, q = owner._q, o = owner._xb2)
             {
-                int t = item / heads, h = item % heads;
-                int len = Start + t + 1;
-                var q = owner._q.AsSpan(t * c.Dim + h * hd, hd);
-                int kvOff = h / group * hd;
-                var scores = att[..len];
-                for (int p = 0; p < len; p++)
-                    scores[p] = Simd.Dot(q, keys.AsSpan(p * kvDim + kvOff, hd)) * scale;
-                Simd.Softmax(scores);
-                var o = owner._xb2.AsSpan(t * c.Dim + h * hd, hd);
-                o.Clear();
-                for (int p = 0; p < len; p++)
-                    Simd.Axpy(scores[p], values.AsSpan(p * kvDim + kvOff, hd), o);
+                for (int tb = 0; tb < Tokens; tb += TokenBlock)
+                {
+                    int tn = Math.Min(TokenBlock, Tokens - tb), end = Start + tb + tn;
+                    for (int p = 0; p < end; p++)
+                    {
+                        float* key = keys + (long)p * kvDim;
+                        for (int t = Math.Max(tb, p - Start); t < tb + tn; t++)
+                        {
+                            for (int h = h0; h < h1; h++)
+                                att[((t - tb) * heads + h) * maxSeq + p] = HeadKernels.Dot(q + t * dim + h * hd, key + h / group * hd, hd) * scale;
+                        }
+                    }
+                    for (int t = tb; t < tb + tn; t++)
+                    {
+                        for (int h = h0; h < h1; h++)
+                        {
+                            Simd.Softmax(new Span<float>(att + ((t - tb) * heads + h) * maxSeq, Start + t + 1));
+                            new Span<float>(o + t * dim + h * hd, hd).Clear();
+                        }
+                    }
+                    for (int p = 0; p < end; p++)
+                    {
+                        float* value = values + (long)p * kvDim;
+                        for (int t = Math.Max(tb, p - Start); t < tb + tn; t++)
+                        {
+                            for (int h = h0; h < h1; h++)
+                                HeadKernels.Axpy(att[((t - tb) * heads + h) * maxSeq + p], value + h / group * hd, o + t * dim + h * hd, hd);
+                        }
+                    }
+                }
             }
         }
     }

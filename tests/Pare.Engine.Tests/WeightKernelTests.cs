@@ -75,7 +75,7 @@ public class WeightKernelTests
         var dense = m.ToDense();
         CheckDecoded(format, w, dense, rows, cols, label);
 
-        const int n = 3;
+        const int n = 6; // one block of four tokens in the batched kernels, then two single ones
         var x = Normal(rng, n * cols, 1.0);
         if (cols > 3) x[2] = 0; // an exact zero and a large value per vector
         x[cols - 1] *= 8;

@@ -21,7 +21,7 @@ public static class BenchSpeculativeCommand
     {
         var model = new ModelOptions();
         var prompts = new Option<string>("--prompts") { Description = "JSONL prompts: each line a `prompt` string or a `turns` list (first turn used)", Required = true };
-        var drafters = new Option<string>("--drafters") { Description = "Comma-separated drafters: lookup, layers=N, int8, int4, 2:4, model:PATH", DefaultValueFactory = _ => "lookup,layers=1,layers=2,int8,2:4" };
+        var drafters = new Option<string>("--drafters") { Description = "Comma-separated drafters: lookup, layers=N, int8, int4, 2:4, model:PATH; oracle (greedy only: replays plain decoding's output, the ceiling for any drafter)", DefaultValueFactory = _ => "lookup,layers=1,layers=2,int8,2:4" };
         var draft = new Option<string?>("--draft") { Description = "Also benchmark this separate draft model" };
         var ks = new Option<string>("--k") { Description = "Draft lengths to try, comma-separated", DefaultValueFactory = _ => "4" };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate per prompt", DefaultValueFactory = _ => 128 };
@@ -47,9 +47,11 @@ public static class BenchSpeculativeCommand
             var specs = parse.GetValue(drafters)!.Split(',', StringSplitOptions.RemoveEmptyEntries).ToList();
             if (parse.GetValue(draft) is { } d) specs.Add("model:" + d);
             var decoders = new List<SpeculativeDecoder>();
+            var oracle = new OracleDrafter();
             foreach (var spec in specs)
             {
-                var drafter = DrafterSpec.Create(spec, target, threads, parse.GetValue(adaptive));
+                if (spec.Trim() == "oracle" && sampling.Temperature != 0) throw new ArgumentException("the oracle drafter replays greedy output; use it with --temperature 0");
+                IDrafter drafter = spec.Trim() == "oracle" ? oracle : DrafterSpec.Create(spec, target, threads, parse.GetValue(adaptive));
                 foreach (int k in kList) decoders.Add(new SpeculativeDecoder(target, drafter, k));
             }
 
@@ -67,7 +69,7 @@ public static class BenchSpeculativeCommand
                 // One untimed pass first so every decoder runs JIT-optimised code when timed.
                 foreach (var p in promptIds.Take(4))
                 {
-                    plain.Generate(p, max, sampling, tokenizer.BosId);
+                    oracle.Expect(p, plain.Generate(p, max, sampling, tokenizer.BosId).GeneratedIds);
                     foreach (var dec in decoders) dec.Generate(p, max, sampling, tokenizer.BosId);
                 }
                 for (int r = 0; r < reps; r++)
@@ -90,6 +92,7 @@ public static class BenchSpeculativeCommand
                         sw.Restart();
                         for (int i = 0; i < promptIds.Length; i++)
                         {
+                            oracle.Expect(promptIds[i], reference[i]);
                             var result = decoders[j].Generate(promptIds[i], max, sampling, tokenizer.BosId);
                             total += result.Stats;
                             tokens += result.GeneratedIds.Length;

@@ -59,11 +59,15 @@ public static class BenchSpeculativeCostCommand
                     .Select(spec => (TransformerDrafter)DrafterSpec.Create(spec, target, nThreads, 0f)).ToArray();
                 // Two passes, the first discarded: every shape and kernel is JIT-optimised before it is timed
                 // (otherwise the first batched shape timed runs tier-0 code and looks several times too slow).
+                // Batch sizes (and the drafts beside the one-token step) are timed in turn within each repeat, so
+                // drifting machine load shifts all of them alike instead of skewing the ratios.
                 for (int pass = 0; pass < 2; pass++)
                 {
-                    for (int n = 1; n <= kMax + 1; n++) c[n] = TimeForward(target, pos, n, reps);
-                    foreach (var drafter in drafts)
-                        draftCost[drafter.Name] = Math.Round(TimeForward(drafter.Model, pos, 1, reps) / c[1], 4);
+                    var models = Enumerable.Range(1, kMax + 1).Select(n => (target, n)).Concat(drafts.Select(d => (d.Model, 1))).ToArray();
+                    var times = TimeInTurn(models, pos, pass == 0 ? 1 : reps);
+                    for (int n = 1; n <= kMax + 1; n++) c[n] = times[n - 1];
+                    for (int i = 0; i < drafts.Length; i++)
+                        draftCost[drafts[i].Name] = Math.Round(times[kMax + 1 + i] / c[1], 4);
                 }
             });
 
@@ -101,8 +105,8 @@ public static class BenchSpeculativeCostCommand
             string name = row!["drafter"]!.GetValue<string>();
             int k = row["k"]!.GetValue<int>();
             double tau = row["tau"]!.GetValue<double>();
-            // Prompt lookup evaluates no model; other drafters need a cost measured here.
-            double? cd = name == "lookup" ? 0 : draftCost[name]?.GetValue<double>();
+            // Prompt lookup (and the oracle, a known continuation) evaluate no model; other drafters need a cost measured here.
+            double? cd = name is "lookup" or "oracle" ? 0 : draftCost[name]?.GetValue<double>();
             if (cd == null || k > kMax) continue;
             double speedup = tau / (k * cd.Value + c[k + 1] / c[1]);
             predicted.Add(new JsonObject { ["drafter"] = name, ["k"] = k, ["tau"] = tau, ["draft_cost"] = cd, ["verify_cost"] = Math.Round(c[k + 1] / c[1], 4), ["predicted_speedup"] = Math.Round(speedup, 3) });
@@ -110,30 +114,38 @@ public static class BenchSpeculativeCostCommand
         return predicted;
     }
 
-    private static double TimeForward(Transformer model, int position, int n, int repeats)
+    /// <summary>Median time of one forward of n tokens at the given position, for each (model, n), timed in turn.</summary>
+    private static double[] TimeInTurn((Transformer Model, int N)[] runs, int position, int repeats)
     {
-        var cache = model.NewCache();
-        var logits = new float[n * model.Config.VocabSize];
-        var tokens = new int[Math.Max(position, n)];
-        for (int i = 0; i < tokens.Length; i++) tokens[i] = 3 + i * 7 % (model.Config.VocabSize - 3);
-        model.Forward(tokens.AsSpan(0, position), cache, logits.AsSpan(0, model.Config.VocabSize));
-        var times = new double[repeats];
-        // Warm up past the JIT's tiering (tier-0 code runs the first ~30 calls) and into steady caches.
-        var warm = Stopwatch.StartNew();
-        for (int i = 0; i < 40 || warm.ElapsedMilliseconds < 100; i++)
+        var state = runs.Select(r =>
         {
-            cache.Truncate(position);
-            model.Forward(tokens.AsSpan(0, n), cache, logits);
-        }
-        for (int r = 0; r < repeats; r++)
+            var cache = r.Model.NewCache(Math.Max(position, r.N) + r.N);
+            var logits = new float[r.N * r.Model.Config.VocabSize];
+            var tokens = new int[Math.Max(position, r.N)];
+            for (int i = 0; i < tokens.Length; i++) tokens[i] = 3 + i * 7 % (r.Model.Config.VocabSize - 3);
+            r.Model.Forward(tokens.AsSpan(0, position), cache, logits.AsSpan(0, r.Model.Config.VocabSize));
+            // Warm up past the JIT's tiering (tier-0 code runs the first ~30 calls) and into steady caches.
+            var warm = Stopwatch.StartNew();
+            for (int i = 0; i < 40 || warm.ElapsedMilliseconds < 100; i++)
+            {
+                cache.Truncate(position);
+                r.Model.Forward(tokens.AsSpan(0, r.N), cache, logits);
+            }
+            return (cache, logits, tokens);
+        }).ToArray();
+        var times = runs.Select(_ => new double[repeats]).ToArray();
+        for (int rep = 0; rep < repeats; rep++)
         {
-            cache.Truncate(position);
-            long t0 = Stopwatch.GetTimestamp();
-            model.Forward(tokens.AsSpan(0, n), cache, logits);
-            times[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            for (int j = 0; j < runs.Length; j++)
+            {
+                var (cache, logits, tokens) = state[j];
+                cache.Truncate(position);
+                long t0 = Stopwatch.GetTimestamp();
+                runs[j].Model.Forward(tokens.AsSpan(0, runs[j].N), cache, logits);
+                times[j][rep] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
         }
-        Array.Sort(times);
-        return times[repeats / 2];
+        return times.Select(t => t.Order().ElementAt(repeats / 2)).ToArray();
     }
 
     private static void Render(IAnsiConsole console, JsonObject result)

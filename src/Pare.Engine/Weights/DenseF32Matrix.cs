@@ -23,4 +23,7 @@ public sealed unsafe class DenseF32Matrix : FloatKernelMatrix
     public override float[] ToDense() => new ReadOnlySpan<float>(_w.Pointer, Rows * Cols).ToArray();
 
     protected override void Kernel(float* x, float* y, int r0, int r1) => FloatRowKernels.Rows<F32Elements>(_w.Pointer, Cols, x, y, r0, r1);
+
+    protected override void KernelBatched(float* x, int n, float* y, int r0, int r1)
+        => FloatRowKernels.Batched<F32Elements>(_w.Pointer, Cols, x, n, y, Rows, r0, r1);
 }

@@ -1,9 +1,11 @@
+using Pare.Engine.Kernels;
+
 namespace Pare.Engine.Weights;
 
 /// <summary>
 /// Base of formats whose kernels take the f32 activation directly (f32, f16, bf16): a kernel computes a range of
-/// rows for one token; the batched product walks rows in chunks that stay in cache while every token passes
-/// over them, so the weights are read from memory once per batch.
+/// rows for one token; the batched kernel reads each weight once per block of tokens
+/// (<see cref="FloatRowKernels.Batched{T}"/>).
 /// </summary>
 public abstract unsafe class FloatKernelMatrix : IWeightMatrix
 {
@@ -19,33 +21,45 @@ public abstract unsafe class FloatKernelMatrix : IWeightMatrix
     public abstract string Format { get; }
     public abstract long StorageBytes { get; }
 
-    /// <summary>Rows per chunk of the batched product: ~128 KiB of weights, well inside L2.</summary>
-    protected int ChunkRows => (int)Math.Clamp(128L * 1024 * Rows / Math.Max(1, StorageBytes), 1, 256);
+    [ThreadStatic] private static AlignedBuffer? t_aligned;
 
     public void MatVec(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
     {
         Check(x.Length, Cols, y.Length, Rows, rowStart, rowEnd);
-        fixed (float* px = x, py = y) Kernel(px, py, rowStart, rowEnd);
+        fixed (float* px = x, py = y) Kernel(Aligned(px, Cols), py, rowStart, rowEnd);
     }
 
     public void MatMul(ReadOnlySpan<float> x, Span<float> y, int n, int rowStart, int rowEnd)
     {
         Check(x.Length, (long)n * Cols, y.Length, (long)n * Rows, rowStart, rowEnd);
-        int chunk = ChunkRows;
-        fixed (float* px = x, py = y)
+        fixed (float* px = x, py = y) KernelBatched(Aligned(px, (long)n * Cols), n, py, rowStart, rowEnd);
+    }
+
+    /// <summary>
+    /// The input on a 64-byte boundary (copied into the thread's scratch when it is not): a 512-bit load that
+    /// straddles two cache lines costs two, which halved the batched kernels' speed on managed arrays. Rows of
+    /// a multiple of 16 values then stay aligned too.
+    /// </summary>
+    private static float* Aligned(float* x, long count)
+    {
+        if (((nint)x & (AlignedBuffer.Alignment - 1)) == 0) return x;
+        var scratch = t_aligned;
+        if (scratch == null || scratch.Length < count * 4)
         {
-            for (int r = rowStart; r < rowEnd; r += chunk)
-            {
-                int end = Math.Min(rowEnd, r + chunk);
-                for (int t = 0; t < n; t++) Kernel(px + (long)t * Cols, py + (long)t * Rows, r, end);
-            }
+            scratch?.Dispose();
+            t_aligned = scratch = new AlignedBuffer(Math.Max(count * 4, 16 * 1024));
         }
+        new ReadOnlySpan<float>(x, checked((int)count)).CopyTo(new Span<float>(scratch.Pointer, (int)count));
+        return (float*)scratch.Pointer;
     }
 
     public abstract float[] ToDense();
 
     /// <summary>y[r] = W[r,:]·x for r in [r0, r1).</summary>
     protected abstract void Kernel(float* x, float* y, int r0, int r1);
+
+    /// <summary>Y[t, r] = W[r,:]·X[t,:] for n tokens, bit for bit what <see cref="Kernel"/> gives per token.</summary>
+    protected abstract void KernelBatched(float* x, int n, float* y, int r0, int r1);
 
     internal void Check(long xLength, long xNeed, long yLength, long yNeed, int rowStart, int rowEnd)
     {

@@ -45,4 +45,10 @@ public sealed unsafe class HalfMatrix : FloatKernelMatrix
         if (_bf16) FloatRowKernels.Rows<BF16Elements>(_w.Pointer, Cols, x, y, r0, r1);
         else FloatRowKernels.Rows<F16Elements>(_w.Pointer, Cols, x, y, r0, r1);
     }
+
+    protected override void KernelBatched(float* x, int n, float* y, int r0, int r1)
+    {
+        if (_bf16) FloatRowKernels.Batched<BF16Elements>(_w.Pointer, Cols, x, n, y, Rows, r0, r1);
+        else FloatRowKernels.Batched<F16Elements>(_w.Pointer, Cols, x, n, y, Rows, r0, r1);
+    }
 }

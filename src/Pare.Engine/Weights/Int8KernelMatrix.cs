@@ -37,16 +37,10 @@ public abstract unsafe class Int8KernelMatrix : IWeightMatrix
         if (rowStart < 0 || rowEnd > Rows || rowStart > rowEnd) throw new ArgumentOutOfRangeException(nameof(rowStart), $"rows [{rowStart}, {rowEnd}) outside [0, {Rows})");
         var q = QuantizedActivations.Current;
         q.Quantize(x, n, Cols, PaddedCols, Block);
-        int chunk = n == 1 ? rowEnd - rowStart : (int)Math.Clamp(128L * 1024 * Rows / Math.Max(1, StorageBytes), 1, 256);
-        int bpr = BlocksPerRow;
         fixed (float* py = y)
         {
-            for (int r = rowStart; r < rowEnd; r += chunk)
-            {
-                int end = Math.Min(rowEnd, r + chunk);
-                for (int t = 0; t < n; t++)
-                    Kernel(q.Values + (long)t * PaddedCols, q.Scales + (long)t * bpr, q.Sums + (long)t * bpr, py + (long)t * Rows, r, end);
-            }
+            if (n == 1) Kernel(q.Values, q.Scales, q.Sums, py, rowStart, rowEnd);
+            else KernelBatched(q.Values, q.Scales, q.Sums, n, py, rowStart, rowEnd);
         }
     }
 
@@ -54,4 +48,22 @@ public abstract unsafe class Int8KernelMatrix : IWeightMatrix
 
     /// <summary>y[r] = W[r,:]·x̂ for r in [r0, r1), x̂ given as int8 values, per-block scales and per-block sums.</summary>
     protected abstract void Kernel(sbyte* qx, float* dx, int* sx, float* y, int r0, int r1);
+
+    /// <summary>
+    /// The n-token product (x̂ rows PaddedCols apart, scales and sums BlocksPerRow apart, y rows Rows apart), bit
+    /// for bit <see cref="Kernel"/> per token. This default walks rows in chunks that stay in cache while every
+    /// token passes over them, so the weights stream from memory once per batch; formats override it with a
+    /// kernel that decodes each weight block once for several tokens.
+    /// </summary>
+    protected virtual void KernelBatched(sbyte* qx, float* dx, int* sx, int n, float* y, int r0, int r1)
+    {
+        int chunk = (int)Math.Clamp(128L * 1024 * Rows / Math.Max(1, StorageBytes), 1, 256);
+        int bpr = BlocksPerRow;
+        for (int r = r0; r < r1; r += chunk)
+        {
+            int end = Math.Min(r1, r + chunk);
+            for (int t = 0; t < n; t++)
+                Kernel(qx + (long)t * PaddedCols, dx + (long)t * bpr, sx + (long)t * bpr, y + (long)t * Rows, r, end);
+        }
+    }
 }

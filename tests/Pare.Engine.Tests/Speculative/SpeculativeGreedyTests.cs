@@ -50,6 +50,29 @@ public class SpeculativeGreedyTests
     }
 
     [Fact]
+    public void OracleReplayingPlainOutputIsAlwaysAccepted()
+    {
+        // The ceiling instrument: fed the target's own greedy output, every proposal passes verification.
+        var target = new Transformer(SpeculativeFixture.Target);
+        var prompt = SpeculativeFixture.Prompts()[1];
+        var plain = new Generator(target).Generate(prompt, 60, SamplingOptions.Greedy, stopToken: null);
+        var oracle = new OracleDrafter();
+        foreach (int k in new[] { 1, 4, 5 })
+        {
+            oracle.Expect(prompt, plain.GeneratedIds);
+            var result = new SpeculativeDecoder(target, oracle, k).Generate(prompt, 60, SamplingOptions.Greedy, stopToken: null);
+            Assert.Equal(plain.GeneratedIds, result.GeneratedIds);
+            Assert.Equal(1.0, result.Stats.AcceptanceRate);
+            Assert.Equal((60 + k) / (k + 1), result.Stats.Rounds); // full rounds of k + 1, then the remainder
+        }
+        // A context that left the expected path gets no proposal.
+        oracle.Expect(prompt, plain.GeneratedIds);
+        var tokens = new int[4];
+        var wrong = prompt.Append(plain.GeneratedIds[0] + 1).ToArray();
+        Assert.Equal(0, oracle.Propose(wrong, 4, new Sampler(SpeculativeFixture.Target.Config.VocabSize, SamplingOptions.Greedy), tokens, []).Count);
+    }
+
+    [Fact]
     public void PromptLookupProposesWhatFollowedTheEarliestMatchOfTheLongestNgram()
     {
         var lookup = new PromptLookupDrafter();
