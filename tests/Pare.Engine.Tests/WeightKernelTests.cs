@@ -65,6 +65,19 @@ public class WeightKernelTests
         }
     }
 
+    [Fact]
+    public void SparseInt8EncodesItsOwnDecodingExactly()
+    {
+        var rng = new Random(17);
+        int rows = 9, cols = 700;
+        var w = MagnitudePruning.Unstructured(Normal(rng, rows * cols, 0.02), 0.6);
+        for (int i = 0; i < 40; i++) w[rng.Next(w.Length)] *= 50; // outliers: blocks with very different scales
+        var decoded = SparseInt8Matrix.FromDense(w, rows, cols).ToDense();
+        var again = SparseInt8Matrix.FromDense(decoded, rows, cols);
+        Assert.Equal(decoded, again.ToDense());
+        Assert.Equal(decoded.Count(v => v != 0), again.NonZeros);
+    }
+
     private static void CheckOne(string format, int rows, int cols, Random rng, string label)
     {
         var w = Normal(rng, rows * cols, 0.05);

@@ -19,8 +19,10 @@ namespace Pare.Engine.Weights;
 /// with 128, i.e. with q = 0: the expanded block goes straight into vpdpbusd (u8 × s8) as the unsigned operand,
 /// without the |w| / sign(x, w) pair. The offset adds 128·Σx̂ over the block, which is removed exactly in integer
 /// arithmetic by starting the block's accumulator at −128·Σx̂ (the activations' block sums).</item>
-/// <item>Scales are the top 16 bits of an f32 (bf16), rounded up so |q| ≤ 127; four of them widen to f32 with two
-/// instructions. Rounding up coarsens the step by at most 2⁻⁷ of itself.</item>
+/// <item>Scales are the top 16 bits of an f32 (bf16, rounded to nearest), so four of them widen to f32 with two
+/// instructions. q = round(w / d) is clamped to ±127: where d rounded down, the largest |w| moves by at most 2⁻⁸ of
+/// itself, less than half a step. The largest |q| of a block is then always 127, so encoding the decoded weights
+/// again gives the same scales and values.</item>
 /// </list>
 /// Zeros of the input are what is dropped: prune first (any pattern) to get the saving.
 /// </summary>
@@ -53,11 +55,11 @@ public sealed unsafe class SparseInt8Matrix : Int8KernelMatrix
 
     private static ulong MaskBit(int j) => 1UL << (8 * (j % 8) + j / 8);
 
-    /// <summary>The scale for a block whose largest |w| is amax: amax / 127 rounded up to bf16.</summary>
+    /// <summary>The scale for a block whose largest |w| is amax: amax / 127 rounded to the nearest bf16 (ties to even).</summary>
     private static ushort ScaleBits(float amax)
     {
         uint bits = BitConverter.SingleToUInt32Bits(amax / 127f);
-        return (ushort)((bits + 0xFFFF) >> 16);
+        return (ushort)((bits + 0x7FFF + (bits >> 16 & 1)) >> 16);
     }
 
     private static float ScaleValue(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
