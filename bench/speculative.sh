@@ -9,7 +9,7 @@ out="${1:-$root/.build/bench-speculative}"
 pare="$root/pare"
 mkdir -p "$out"
 $pare bench speculative --model "$shared/models/stories260K/stories260K.bin" --prompts "$shared/data/prompts/story-openings.jsonl" \
-  --drafters oracle,lookup,layers=4,int8,int4,2:4 --k 1,2,4,8 --repeats 3 --threads 1 --json > "$out/stories260k.json"
+  --drafters oracle,lookup,layers=4,int8,int4,2:4 --k 1,2,3,4,5,6,7,8 --repeats 3 --threads 1 --json > "$out/stories260k.json"
 $pare bench speculative-cost --model "$shared/models/stories260K/stories260K.bin" --position 128 --drafters int8,layers=4 \
   --tau "$out/stories260k.json" --json > "$out/cost-stories260k.json"
 for t in 1 2; do

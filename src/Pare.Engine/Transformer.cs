@@ -17,6 +17,10 @@ public sealed class Transformer : IDisposable
     /// <summary>Below this many multiply-adds an operator runs on the calling thread (a hand-off costs ~µs).</summary>
     private const long MinParallelWork = 64 * 1024;
 
+    /// <summary>Row chunks per thread in a matrix product: enough that a descheduled worker's unclaimed share is
+    /// picked up by the others, few enough that each chunk is a long stream.</summary>
+    private const int ChunksPerThread = 4;
+
     private readonly LlamaWeights _w;
     private readonly float[] _cos, _sin;
     private readonly LinearWork _linear = new();
@@ -176,7 +180,7 @@ public sealed class Transformer : IDisposable
         work.Start = start;
         work.Tokens = n;
         if (Workers.Threads == 1 || c.Heads < 2 || (long)n * c.Heads * (start + n) * c.HeadDim * 2 < MinParallelWork) work.Execute(0, 1);
-        else Workers.Run(work);
+        else Workers.Run(work, chunksPerThread: 2);
         work.Keys = work.Values = null;
     }
 
@@ -242,7 +246,7 @@ public sealed class Transformer : IDisposable
         var work = _linear;
         work.Set(x, n, a, ya, b, yb, c, yc);
         if (Workers.Threads == 1 || work.MultiplyAdds < MinParallelWork) work.Execute(0, 1);
-        else Workers.Run(work);
+        else Workers.Run(work, ChunksPerThread);
         work.Clear();
     }
 

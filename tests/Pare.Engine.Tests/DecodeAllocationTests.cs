@@ -30,20 +30,47 @@ public class DecodeAllocationTests
         for (int i = 0; i < 64; i++) Step(); // warm-up: JIT tiers, per-thread scratch
         // Per-thread counters of the threads that run the model (the test runner allocates on its own threads).
         var probe = new AllocationProbe(threads);
-        var before = new long[threads];
-        model.Workers.Run(probe);
-        probe.Bytes.CopyTo(before, 0);
+        int[] idsBefore = new int[threads], idsAfter = new int[threads];
+        long[] bytesBefore = new long[threads], bytesAfter = new long[threads];
+        probe.Run(model.Workers, idsBefore, bytesBefore);
         for (int i = 0; i < 64; i++) Step();
-        model.Workers.Run(probe);
-        for (int t = 0; t < threads; t++)
-            Assert.True(probe.Bytes[t] == before[t], $"{format} × {threads} threads: thread {t} allocated {probe.Bytes[t] - before[t]} bytes in 64 decode steps");
+        probe.Run(model.Workers, idsAfter, bytesAfter);
+        var before = idsBefore.Zip(bytesBefore).ToDictionary(p => p.First, p => p.Second);
+        var after = idsAfter.Zip(bytesAfter).ToDictionary(p => p.First, p => p.Second);
+        Assert.Equal(threads, before.Count);
+        Assert.Equal(before.Keys.Order(), after.Keys.Order());
+        foreach (var (id, bytes) in before)
+            Assert.True(after[id] == bytes, $"{format} × {threads} threads: thread {id} allocated {after[id] - bytes} bytes in 64 decode steps");
     }
 
+    /// <summary>
+    /// Reads each model thread's allocation counter, keyed by thread. Workers hand parts to whichever thread is
+    /// free, so the parts meet at a barrier: no thread can take a second part before every part has started, so
+    /// every thread of the pool reads its own counter once.
+    /// </summary>
     private sealed class AllocationProbe(int threads) : IParallelWork
     {
-        public long[] Bytes { get; } = new long[threads];
+        private readonly int[] _ids = new int[threads];
+        private readonly long[] _bytes = new long[threads];
+        private int _arrived;
 
-        public void Execute(int part, int parts) => Bytes[part] = GC.GetAllocatedBytesForCurrentThread();
+        /// <summary>Fills ids and bytes (allocates nothing itself, so it can bracket the measured steps).</summary>
+        public void Run(Workers workers, int[] ids, long[] bytes)
+        {
+            _arrived = 0;
+            workers.Run(this);
+            _ids.CopyTo(ids, 0);
+            _bytes.CopyTo(bytes, 0);
+        }
+
+        public void Execute(int part, int parts)
+        {
+            Interlocked.Increment(ref _arrived);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _arrived) < parts) spin.SpinOnce(sleep1Threshold: -1);
+            _ids[part] = Environment.CurrentManagedThreadId;
+            _bytes[part] = GC.GetAllocatedBytesForCurrentThread();
+        }
     }
 
     [Fact]

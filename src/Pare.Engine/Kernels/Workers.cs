@@ -3,10 +3,15 @@ using System.Diagnostics;
 namespace Pare.Engine.Kernels;
 
 /// <summary>
-/// Persistent worker threads for splitting an operator (matrix rows, attention heads) across cores. The calling
-/// thread does part 0 itself; the others are woken by a generation counter they spin on for a short while after
-/// each dispatch (decode issues operators microseconds apart, so a blocked thread's wake-up latency would dominate)
-/// before blocking on an event. Nothing is allocated per dispatch. One caller at a time.
+/// Persistent worker threads for splitting an operator (matrix rows, attention heads) across cores. A dispatch is
+/// cut into chunks (a few per thread); each thread claims its own chunks first and then any left unclaimed, the
+/// calling thread included, so a worker the OS has descheduled (another process on the core) costs the chunks it
+/// has not started rather than a stall of the whole operator until it runs again. Workers are woken by a
+/// generation counter they spin on for a short while after each dispatch (decode issues operators microseconds
+/// apart, so a blocked thread's wake-up latency would dominate) before blocking on an event. A worker that wakes
+/// late can only claim chunks of the dispatch in progress (claims are compare-and-swaps on flags reset, after the
+/// work is published, for each dispatch), so it helps that one or does nothing. Nothing is allocated per dispatch.
+/// One caller at a time.
 /// </summary>
 public sealed class Workers : IDisposable
 {
@@ -15,9 +20,13 @@ public sealed class Workers : IDisposable
 
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim[] _wake;
+    /// <summary>Most chunks one dispatch can have.</summary>
+    public const int MaxChunks = 64;
+
+    private readonly int[] _claimed = new int[MaxChunks];
     private IParallelWork? _work;
     private long _generation;
-    private int _pending;
+    private int _chunks, _perThread, _remaining;
     private volatile bool _stopping;
     private Exception? _failure;
 
@@ -40,8 +49,13 @@ public sealed class Workers : IDisposable
 
     public int Threads { get; }
 
-    /// <summary>Runs work.Execute(p, Threads) for every part p, returning when all are done.</summary>
-    public void Run(IParallelWork work)
+    /// <summary>
+    /// Runs work.Execute(c, chunks) for every chunk c of Threads × <paramref name="chunksPerThread"/>, each exactly
+    /// once, returning when all are done. Work whose parts must run at the same time (a barrier inside Execute)
+    /// takes one chunk per thread: a thread only claims another's chunk after finishing its own, so it never holds
+    /// two parts of a barrier.
+    /// </summary>
+    public void Run(IParallelWork work, int chunksPerThread = 1)
     {
         if (Threads == 1)
         {
@@ -49,24 +63,55 @@ public sealed class Workers : IDisposable
             return;
         }
         ObjectDisposedException.ThrowIf(_stopping, this);
+        int chunks = Math.Clamp(Threads * chunksPerThread, Threads, MaxChunks);
         _work = work;
-        Volatile.Write(ref _pending, Threads - 1);
+        _perThread = chunks / Threads;
+        _chunks = chunks;
+        Volatile.Write(ref _remaining, chunks);
+        // Unused flags stay claimed, so a late worker holding a larger chunk count from before claims nothing.
+        for (int i = 0; i < MaxChunks; i++) Volatile.Write(ref _claimed[i], i < chunks ? 0 : 1);
         Interlocked.Increment(ref _generation);
         foreach (var e in _wake) e.Set();
         try
         {
-            work.Execute(0, Threads);
+            Participate(0);
         }
         finally
         {
             var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _remaining) != 0) spin.SpinOnce(sleep1Threshold: -1);
             _work = null;
         }
         if (_failure is { } failure)
         {
             _failure = null;
-            throw new AggregateException("a worker thread failed", failure);
+            throw new AggregateException("a parallel part failed", failure);
+        }
+    }
+
+    /// <summary>Claims and runs chunks: this thread's own first, then any still unclaimed.</summary>
+    private void Participate(int self)
+    {
+        int chunks = Volatile.Read(ref _chunks), first = Math.Min(self * Volatile.Read(ref _perThread), chunks);
+        for (int j = 0; j < chunks; j++)
+        {
+            int c = (first + j) % chunks;
+            if (Interlocked.CompareExchange(ref _claimed[c], 1, 0) != 0) continue;
+            // Read after the claim: the work and its chunk count belong to the dispatch whose flag was won, and
+            // cannot change before this chunk is done.
+            var work = Volatile.Read(ref _work)!;
+            try
+            {
+                work.Execute(c, Volatile.Read(ref _chunks));
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _failure, e, null);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _remaining);
+            }
         }
     }
 
@@ -119,18 +164,7 @@ public sealed class Workers : IDisposable
             }
             seen = Volatile.Read(ref _generation);
             if (_stopping) return;
-            try
-            {
-                _work!.Execute(part, Threads);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref _failure, e, null);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _pending);
-            }
+            Participate(part);
         }
     }
 
