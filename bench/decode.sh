@@ -16,7 +16,7 @@ python3 - "$out" <<'PY'
 import json, sys, os
 for name in ("decode-stories260k", "prefill-stories260k", "decode-stories110m"):
     d = json.load(open(os.path.join(sys.argv[1], name + ".json")))
-    print(f"{name}: bandwidth measured {d.get('bandwidth_gb_per_second', '-')} GB/s")
+    print(f"{name}: bandwidth over the run, GB/s by threads: {json.dumps(d.get('bandwidth_gb_per_second', '-'))}")
     for r in d["results"]:
         frac = r.get("fraction_of_bandwidth")
         print(f"  {r['format']:>12} {r['threads']} thr: median {r['tokens_per_second_median']:>10.1f} tok/s, min {r['tokens_per_second_min']:>10.1f}"
