@@ -18,9 +18,15 @@ public sealed unsafe class MappedFile
         Path = path;
         if (!File.Exists(path))
             throw new PareFormatException(path, "file not found");
-        Length = new FileInfo(path).Length;
-        if (Length == 0) return;
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        // The stream's length is the file's, through symbolic links (FileInfo.Length would be the link's own size).
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        Length = stream.Length;
+        if (Length == 0)
+        {
+            stream.Dispose();
+            return;
+        }
+        _map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
         _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);

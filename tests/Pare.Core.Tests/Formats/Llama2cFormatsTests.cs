@@ -36,6 +36,19 @@ public class Llama2cFormatsTests
     }
 
     [Fact]
+    public void ASymbolicLinkToACheckpointLoadsTheFileItPointsTo()
+    {
+        // Users link models into place; the link's own size (a few bytes) must not be taken for the file's.
+        using var dir = new TempDir();
+        var link = dir.File("linked.bin");
+        File.CreateSymbolicLink(link, Path.GetFullPath(Shared.Stories260K));
+        var direct = Llama2cReader.Read(Shared.Stories260K);
+        var linked = ModelLoader.Load(link);
+        Assert.Equal(direct.Config, linked.Config);
+        foreach (var (name, t) in direct.Tensors) Assert.Equal(t.ToFloat32(), linked[name].ToFloat32());
+    }
+
+    [Fact]
     public void F32VersionOneExportReadsLikeTheLegacyFile()
     {
         using var dir = new TempDir();
