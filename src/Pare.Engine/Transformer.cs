@@ -17,9 +17,11 @@ public sealed class Transformer : IDisposable
     /// <summary>Below this many multiply-adds an operator runs on the calling thread (a hand-off costs ~µs).</summary>
     private const long MinParallelWork = 64 * 1024;
 
-    /// <summary>Row chunks per thread in a matrix product: enough that a descheduled worker's unclaimed share is
-    /// picked up by the others, few enough that each chunk is a long stream.</summary>
-    private const int ChunksPerThread = 4;
+    /// <summary>Row chunks per thread in a matrix product. One: a worker descheduled before it starts still has its
+    /// share taken over by the other threads, and the int8 formats pay per call (activation quantisation, chunk
+    /// claims) — at four chunks per thread q8_0 / q4_0 / 2:4-int8 decode at the stories110M shape on 2 threads fell
+    /// from 388 / 431 / 511 to 324 / 340 / 378 tok/s.</summary>
+    private const int ChunksPerThread = 1;
 
     private readonly LlamaWeights _w;
     private readonly float[] _cos, _sin;
