@@ -27,13 +27,23 @@ public sealed class Transformer : IDisposable
     private readonly float[] _cos, _sin;
     private readonly LinearWork _linear = new();
     private readonly AttentionWork _attention;
+    private readonly bool _ownsWorkers;
     private float[] _x = [], _xb = [], _xb2 = [], _q = [], _k = [], _v = [], _h1 = [], _h3 = [], _att = [], _logits = [];
     private int _batchCapacity, _logitsCapacity;
 
-    public Transformer(LlamaWeights weights, int threads = 1)
+    public Transformer(LlamaWeights weights, int threads = 1) : this(weights, new Workers(Math.Max(1, threads)), ownsWorkers: true) { }
+
+    /// <summary>
+    /// A model that runs on an existing pool, e.g. a draft beside its target: the two never compute at the same
+    /// time, and two pools would leave one pool's workers spinning on the cores the other needs.
+    /// </summary>
+    public Transformer(LlamaWeights weights, Workers workers) : this(weights, workers, ownsWorkers: false) { }
+
+    private Transformer(LlamaWeights weights, Workers workers, bool ownsWorkers)
     {
         _w = weights;
-        Workers = new Workers(Math.Max(1, threads));
+        Workers = workers;
+        _ownsWorkers = ownsWorkers;
         _attention = new AttentionWork(this);
         var c = weights.Config;
         int half = c.HeadDim / 2;
@@ -59,7 +69,10 @@ public sealed class Transformer : IDisposable
 
     public KvCache NewCache(int? capacity = null) => new(Config.Layers, capacity ?? Config.MaxSeqLen, Config.KvDim);
 
-    public void Dispose() => Workers.Dispose();
+    public void Dispose()
+    {
+        if (_ownsWorkers) Workers.Dispose();
+    }
 
     private void EnsureBatch(int n)
     {
@@ -73,7 +86,7 @@ public sealed class Transformer : IDisposable
         _v = new float[n * c.KvDim];
         _h1 = new float[n * c.HiddenDim];
         _h3 = new float[n * c.HiddenDim];
-        _att = new float[(long)Math.Min(n, AttentionWork.TokenBlock) * c.Heads * c.MaxSeqLen];
+        _att = new float[(long)Math.Min(n, AttentionWork.TokenBlock) * c.Heads * AttentionWork.ScoreStride(c)];
         _batchCapacity = n;
     }
 
@@ -196,16 +209,26 @@ public sealed class Transformer : IDisposable
     private sealed unsafe class AttentionWork(Transformer owner) : IParallelWork
     {
         public const int TokenBlock = 8;
+
+        /// <summary>
+        /// Floats between two (token, head) score rows: the context length padded so rows do not sit a multiple of
+        /// 4 KiB apart. At 1024 positions they did, and the scores of all heads at one position fell into one L1 set
+        /// (and aliased the key loads), which made attention at position 512 cost 35 ns per head and position.
+        /// </summary>
+        public static int ScoreStride(ModelConfig c) => (c.MaxSeqLen + 15) / 16 * 16 + 16;
         public float[]? Keys, Values;
         public int Start, Tokens;
 
         public void Execute(int part, int parts)
         {
             var c = owner.Config;
-            int hd = c.HeadDim, heads = c.Heads, kvDim = c.KvDim, group = c.Heads / c.KvHeads, dim = c.Dim, maxSeq = c.MaxSeqLen;
+            int hd = c.HeadDim, heads = c.Heads, kvDim = c.KvDim, group = c.Heads / c.KvHeads, dim = c.Dim, stride = ScoreStride(c);
             float scale = 1f / MathF.Sqrt(hd);
             int h0 = heads * part / parts, h1 = heads * (part + 1) / parts;
             if (h0 == h1) return;
+            // Key/value offset of each query head (GQA), so the inner loops do no division.
+            Span<int> kvOffset = stackalloc int[heads];
+            for (int h = 0; h < heads; h++) kvOffset[h] = h / group * hd;
             fixed (float* keys = Keys, values = Values, att = owner._att, q = owner._q, o = owner._xb2)
             {
                 for (int tb = 0; tb < Tokens; tb += TokenBlock)
@@ -217,14 +240,14 @@ public sealed class Transformer : IDisposable
                         for (int t = Math.Max(tb, p - Start); t < tb + tn; t++)
                         {
                             for (int h = h0; h < h1; h++)
-                                att[((t - tb) * heads + h) * maxSeq + p] = HeadKernels.Dot(q + t * dim + h * hd, key + h / group * hd, hd) * scale;
+                                att[((t - tb) * heads + h) * stride + p] = HeadKernels.Dot(q + t * dim + h * hd, key + kvOffset[h], hd) * scale;
                         }
                     }
                     for (int t = tb; t < tb + tn; t++)
                     {
                         for (int h = h0; h < h1; h++)
                         {
-                            Simd.Softmax(new Span<float>(att + ((t - tb) * heads + h) * maxSeq, Start + t + 1));
+                            Simd.Softmax(new Span<float>(att + ((t - tb) * heads + h) * stride, Start + t + 1));
                             new Span<float>(o + t * dim + h * hd, hd).Clear();
                         }
                     }
@@ -234,7 +257,7 @@ public sealed class Transformer : IDisposable
                         for (int t = Math.Max(tb, p - Start); t < tb + tn; t++)
                         {
                             for (int h = h0; h < h1; h++)
-                                HeadKernels.Axpy(att[((t - tb) * heads + h) * maxSeq + p], value + h / group * hd, o + t * dim + h * hd, hd);
+                                HeadKernels.Axpy(att[((t - tb) * heads + h) * stride + p], value + kvOffset[h], o + t * dim + h * hd, hd);
                         }
                     }
                 }

@@ -51,7 +51,7 @@ public static class BenchSpeculativeCommand
             foreach (var spec in specs)
             {
                 if (spec.Trim() == "oracle" && sampling.Temperature != 0) throw new ArgumentException("the oracle drafter replays greedy output; use it with --temperature 0");
-                IDrafter drafter = spec.Trim() == "oracle" ? oracle : DrafterSpec.Create(spec, target, threads, parse.GetValue(adaptive));
+                IDrafter drafter = spec.Trim() == "oracle" ? oracle : DrafterSpec.Create(spec, target, parse.GetValue(adaptive));
                 foreach (int k in kList) decoders.Add(new SpeculativeDecoder(target, drafter, k));
             }
 

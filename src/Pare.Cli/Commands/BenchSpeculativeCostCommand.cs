@@ -56,7 +56,7 @@ public static class BenchSpeculativeCostCommand
             console.Status().Start("timing forwards", _ =>
             {
                 var drafts = parse.GetValue(drafters)!.Split(',', StringSplitOptions.RemoveEmptyEntries)
-                    .Select(spec => (TransformerDrafter)DrafterSpec.Create(spec, target, nThreads, 0f)).ToArray();
+                    .Select(spec => (TransformerDrafter)DrafterSpec.Create(spec, target, 0f)).ToArray();
                 // Two passes, the first discarded: every shape and kernel is JIT-optimised before it is timed
                 // (otherwise the first batched shape timed runs tier-0 code and looks several times too slow).
                 // Batch sizes (and the drafts beside the one-token step) are timed in turn within each repeat, so

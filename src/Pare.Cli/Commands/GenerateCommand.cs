@@ -63,7 +63,7 @@ public static class GenerateCommand
             if (specs.Length == 1)
             {
                 float threshold = parse.GetValue(adaptive) ? parse.GetValue(adaptiveThreshold) : 0f;
-                var drafter = DrafterSpec.Create(specs[0], transformer, parse.GetValue(model.Threads), threshold);
+                var drafter = DrafterSpec.Create(specs[0], transformer, threshold);
                 var spec = new SpeculativeDecoder(transformer, drafter, parse.GetValue(k)).Generate(promptIds, parse.GetValue(maxTokens), sampling, stopToken: tokenizer.BosId, onToken: Show);
                 result = spec.Generation;
                 stats = spec.Stats;
