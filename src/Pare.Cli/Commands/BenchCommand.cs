@@ -155,26 +155,16 @@ public static class BenchCommand
     {
         var cache = model.NewCache(n + 1);
         var logits = new float[model.Config.VocabSize];
-        var speeds = new double[runs];
-        long warmStart = Stopwatch.GetTimestamp();
-        var cpuStart = TimeSpan.Zero;
-        for (int run = -1; run < runs; run++)
+        return TimeRuns(runs, n, () =>
         {
-            if (run == 0 && Stopwatch.GetElapsedTime(warmStart) < WarmUp) run = -1;
-            if (run == 0 && cpuStart == TimeSpan.Zero) cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
             cache.Truncate(0);
             int token = 1;
-            long start = Stopwatch.GetTimestamp();
             for (int i = 0; i < n; i++)
             {
                 model.Forward(new ReadOnlySpan<int>(ref token), cache, logits);
                 token = Simd.ArgMax(logits);
             }
-            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (run >= 0) speeds[run] = n / seconds;
-        }
-        cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
-        return speeds;
+        }, out cpuSeconds);
     }
 
     /// <summary>One forward over an n-token prompt per run, after a warm-up; prompt tokens per second.</summary>
@@ -183,18 +173,30 @@ public static class BenchCommand
         var cache = model.NewCache(n);
         var logits = new float[model.Config.VocabSize];
         var prompt = Enumerable.Range(0, n).Select(i => i == 0 ? 1 : 3 + (int)((i * 7919L) % (model.Config.VocabSize - 3))).ToArray();
+        return TimeRuns(runs, n, () =>
+        {
+            cache.Truncate(0);
+            model.Forward(prompt, cache, logits);
+        }, out cpuSeconds);
+    }
+
+    /// <summary>
+    /// Tokens per second of each of <paramref name="runs"/> timed runs, after untimed runs lasting at least
+    /// <see cref="WarmUp"/>; also the process CPU time of the timed runs (spinning workers included).
+    /// </summary>
+    private static double[] TimeRuns(int runs, int tokens, Action run, out double cpuSeconds)
+    {
         var speeds = new double[runs];
         long warmStart = Stopwatch.GetTimestamp();
         var cpuStart = TimeSpan.Zero;
-        for (int run = -1; run < runs; run++)
+        for (int r = -1; r < runs; r++)
         {
-            if (run == 0 && Stopwatch.GetElapsedTime(warmStart) < WarmUp) run = -1;
-            if (run == 0 && cpuStart == TimeSpan.Zero) cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
-            cache.Truncate(0);
+            if (r == 0 && Stopwatch.GetElapsedTime(warmStart) < WarmUp) r = -1;
+            if (r == 0 && cpuStart == TimeSpan.Zero) cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
             long start = Stopwatch.GetTimestamp();
-            model.Forward(prompt, cache, logits);
+            run();
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (run >= 0) speeds[run] = n / seconds;
+            if (r >= 0) speeds[r] = tokens / seconds;
         }
         cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
         return speeds;

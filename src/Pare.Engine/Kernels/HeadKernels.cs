@@ -18,20 +18,13 @@ public static unsafe class HeadKernels
         {
             var s = Vector512.Load(a) * Vector512.Load(b);
             for (int i = 16; i < hd; i += 16) s = Avx512F.FusedMultiplyAdd(Vector512.Load(a + i), Vector512.Load(b + i), s);
-            var s8 = s.GetLower() + s.GetUpper();
-            var s4 = s8.GetLower() + s8.GetUpper();
-            s4 += Vector128.Shuffle(s4, Vector128.Create(2, 3, 0, 1));
-            s4 += Vector128.Shuffle(s4, Vector128.Create(1, 0, 3, 2));
-            return s4.ToScalar();
+            return HorizontalSum.Of(s);
         }
         if (hd % 8 == 0 && KernelDispatch.Level >= SimdLevel.Avx2)
         {
             var s = Vector256.Load(a) * Vector256.Load(b);
             for (int i = 8; i < hd; i += 8) s = Fma.MultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), s);
-            var s4 = s.GetLower() + s.GetUpper();
-            s4 += Vector128.Shuffle(s4, Vector128.Create(2, 3, 0, 1));
-            s4 += Vector128.Shuffle(s4, Vector128.Create(1, 0, 3, 2));
-            return s4.ToScalar();
+            return HorizontalSum.Of(s);
         }
         float sum = 0;
         for (int i = 0; i < hd; i++) sum += a[i] * b[i];

@@ -26,13 +26,14 @@ public sealed class Workers : IDisposable
     private readonly int[] _claimed = new int[MaxChunks];
     private IParallelWork? _work;
     private long _generation;
-    private int _chunks, _perThread, _remaining;
+    private int _chunks, _remaining;
     private volatile bool _stopping;
     private Exception? _failure;
 
     public Workers(int threads)
     {
         if (threads < 1) throw new ArgumentException($"thread count must be at least 1, got {threads}", nameof(threads));
+        if (threads > MaxChunks) throw new ArgumentException($"at most {MaxChunks} threads, got {threads}", nameof(threads));
         Threads = threads;
         _threads = new Thread[threads - 1];
         _wake = new ManualResetEventSlim[threads - 1];
@@ -65,7 +66,6 @@ public sealed class Workers : IDisposable
         ObjectDisposedException.ThrowIf(_stopping, this);
         int chunks = Math.Clamp(Threads * chunksPerThread, Threads, MaxChunks);
         _work = work;
-        _perThread = chunks / Threads;
         _chunks = chunks;
         Volatile.Write(ref _remaining, chunks);
         // Unused flags stay claimed, so a late worker holding a larger chunk count from before claims nothing.
@@ -92,7 +92,7 @@ public sealed class Workers : IDisposable
     /// <summary>Claims and runs chunks: this thread's own first, then any still unclaimed.</summary>
     private void Participate(int self)
     {
-        int chunks = Volatile.Read(ref _chunks), first = Math.Min(self * Volatile.Read(ref _perThread), chunks);
+        int chunks = Volatile.Read(ref _chunks), first = self * (chunks / Threads);
         for (int j = 0; j < chunks; j++)
         {
             int c = (first + j) % chunks;

@@ -100,11 +100,7 @@ public sealed unsafe class Q4_0Matrix : Int8KernelMatrix
             var p0 = Int8Dot.Unsigned(q0, Vector256.Load(x + b * 32)) - Vector256.Create(sx[b]);
             acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(HalfConvert.Lookup(*(ushort*)b0) * dx[b]), acc0);
         }
-        // Halving sum: Vector256.Sum's lowering costs as much as a block or two on short rows.
-        var s4 = (acc0 + acc1).GetLower() + (acc0 + acc1).GetUpper();
-        s4 += Vector128.Shuffle(s4, Vector128.Create(2, 3, 0, 1));
-        s4 += Vector128.Shuffle(s4, Vector128.Create(1, 0, 3, 2));
-        return s4.ToScalar();
+        return HorizontalSum.Of(acc0 + acc1);
     }
 
     private static float DotScalar(byte* w, sbyte* x, float* dx, int* sx, int blocks)

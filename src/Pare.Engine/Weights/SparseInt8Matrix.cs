@@ -187,10 +187,7 @@ public sealed unsafe class SparseInt8Matrix : Int8KernelMatrix
                 }
                 h += HeaderBytes;
             }
-            // Horizontal sum in 4 adds (Vector256.Sum reduces each 128-bit half separately, twice the instructions).
-            var quad = acc.GetLower() + acc.GetUpper();
-            var pair = quad + Vector128.Shuffle(quad, Vector128.Create(2, 3, 0, 1));
-            y[r] = (pair + Vector128.Shuffle(pair, Vector128.Create(1, 0, 3, 2))).ToScalar();
+            y[r] = HorizontalSum.Of(acc);
         }
     }
 
