@@ -1,42 +1,66 @@
 using Pare.Core;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Pare.Torch;
 
 /// <summary>
-/// One LLaMA decoder layer as TorchSharp tensors: RMSNorm → attention (interleaved RoPE, grouped-query, causal) →
-/// residual, RMSNorm → SwiGLU → residual. Linear weights are [out, in] and can be swapped (pruning) in place.
+/// One LLaMA decoder layer as a TorchSharp module: RMSNorm → attention (interleaved RoPE, grouped-query, causal) →
+/// residual, RMSNorm → SwiGLU → residual. Every tensor is a <see cref="Parameter"/> (linears [out, in]) so the same
+/// layer serves calibration (no gradients), pruning (weights replaced in place) and training (optimisers hold the
+/// parameters, which stay the same objects when a pruner writes new values into them).
 /// </summary>
-public sealed class TorchDecoderLayer : IDisposable
+public sealed class TorchDecoderLayer : nn.Module
 {
-    private readonly Tensor[] _linears = new Tensor[LinearKinds.All.Count];
+    private readonly Parameter[] _linears = new Parameter[LinearKinds.All.Count];
 
-    public TorchDecoderLayer(Checkpoint checkpoint, int index, bool requiresGrad = false)
+    public TorchDecoderLayer(Checkpoint checkpoint, int index, bool requiresGrad = false) : base($"layers.{index}")
     {
         Config = checkpoint.Config;
         Index = index;
-        AttentionNorm = TorchLlama.ToTensor(checkpoint[LlamaTensorNames.AttentionNorm(index)]);
-        FfnNorm = TorchLlama.ToTensor(checkpoint[LlamaTensorNames.FfnNorm(index)]);
+        AttentionNorm = new Parameter(TorchLlama.ToTensor(checkpoint[LlamaTensorNames.AttentionNorm(index)]), requires_grad: false);
+        FfnNorm = new Parameter(TorchLlama.ToTensor(checkpoint[LlamaTensorNames.FfnNorm(index)]), requires_grad: false);
+        register_parameter("attention_norm", AttentionNorm);
+        register_parameter("ffn_norm", FfnNorm);
         foreach (var kind in LinearKinds.All)
-            _linears[(int)kind] = TorchLlama.ToTensor(checkpoint[kind.TensorName(index)]).requires_grad_(requiresGrad);
+        {
+            var p = new Parameter(TorchLlama.ToTensor(checkpoint[kind.TensorName(index)]), requires_grad: requiresGrad);
+            _linears[(int)kind] = p;
+            register_parameter(kind.ShortName(), p);
+        }
     }
 
     public ModelConfig Config { get; }
     public int Index { get; }
-    public Tensor AttentionNorm { get; }
-    public Tensor FfnNorm { get; }
+    public Parameter AttentionNorm { get; }
+    public Parameter FfnNorm { get; }
 
-    /// <summary>A linear weight [out, in]; setting it disposes the previous tensor.</summary>
+    /// <summary>
+    /// A linear weight [out, in]. Setting it copies the values into the existing parameter (so optimisers and masks
+    /// that hold it see the change) and disposes the tensor given.
+    /// </summary>
     public Tensor this[LinearKind kind]
     {
         get => _linears[(int)kind];
         set
         {
-            var old = _linears[(int)kind];
-            _linears[(int)kind] = value;
-            if (!ReferenceEquals(old, value)) old.Dispose();
+            var p = _linears[(int)kind];
+            if (ReferenceEquals(p, value)) return;
+            using (no_grad()) p.copy_(value);
+            value.Dispose();
         }
+    }
+
+    /// <summary>The parameter of a linear (the same object as the indexer returns).</summary>
+    public Parameter Linear(LinearKind kind) => _linears[(int)kind];
+
+    /// <summary>The checkpoint tensor name of each of this layer's parameters, with the parameter.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> NamedTensors()
+    {
+        yield return (LlamaTensorNames.AttentionNorm(Index), AttentionNorm);
+        yield return (LlamaTensorNames.FfnNorm(Index), FfnNorm);
+        foreach (var kind in LinearKinds.All) yield return (kind.TensorName(Index), _linears[(int)kind]);
     }
 
     /// <summary>
@@ -77,10 +101,14 @@ public sealed class TorchDecoderLayer : IDisposable
         return x.MoveToOuterDisposeScope();
     }
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        AttentionNorm.Dispose();
-        FfnNorm.Dispose();
-        foreach (var w in _linears) w.Dispose();
+        if (disposing)
+        {
+            AttentionNorm.Dispose();
+            FfnNorm.Dispose();
+            foreach (var w in _linears) w.Dispose();
+        }
+        base.Dispose(disposing);
     }
 }

@@ -1,6 +1,7 @@
 using Pare.Core;
 using Pare.Core.Tensors;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Pare.Torch;
@@ -9,7 +10,9 @@ namespace Pare.Torch;
 /// A LLaMA model in TorchSharp built from a <see cref="Checkpoint"/>, with the Engine's numerics (RMSNorm with the
 /// configured eps, interleaved-pair RoPE, grouped-query attention, SwiGLU, tied or separate classifier). Decoder
 /// layers are materialised on demand (<see cref="LoadLayer"/>) so calibration holds one layer at a time; the full
-/// forward keeps them all and supports autograd.
+/// forward keeps them all and supports autograd. Every tensor is a <see cref="Parameter"/> (no gradients until a
+/// trainer asks for them, <see cref="Training.TrainableSelection"/>), and <see cref="ToCheckpoint"/> turns the current
+/// values back into a checkpoint.
 /// </summary>
 public sealed class TorchLlama : IDisposable
 {
@@ -20,18 +23,19 @@ public sealed class TorchLlama : IDisposable
     {
         Checkpoint = checkpoint;
         _requiresGrad = requiresGrad;
-        Embedding = ToTensor(checkpoint[LlamaTensorNames.Embedding]);
-        FinalNorm = ToTensor(checkpoint[LlamaTensorNames.FinalNorm]);
-        Classifier = Config.TiedEmbeddings ? Embedding : ToTensor(checkpoint[LlamaTensorNames.Classifier]);
+        Embedding = new Parameter(ToTensor(checkpoint[LlamaTensorNames.Embedding]), requires_grad: false);
+        FinalNorm = new Parameter(ToTensor(checkpoint[LlamaTensorNames.FinalNorm]), requires_grad: false);
+        Classifier = Config.TiedEmbeddings ? Embedding : new Parameter(ToTensor(checkpoint[LlamaTensorNames.Classifier]), requires_grad: false);
         Rope = new RotaryTables(Config);
         _layers = new(() => Enumerable.Range(0, Config.Layers).Select(l => LoadLayer(l, _requiresGrad)).ToArray());
     }
 
     public Checkpoint Checkpoint { get; }
     public ModelConfig Config => Checkpoint.Config;
-    public Tensor Embedding { get; }
-    public Tensor FinalNorm { get; }
-    public Tensor Classifier { get; }
+    public Parameter Embedding { get; }
+    public Parameter FinalNorm { get; }
+    /// <summary>The output projection; the same object as <see cref="Embedding"/> when the model ties them.</summary>
+    public Parameter Classifier { get; }
     public RotaryTables Rope { get; }
 
     /// <summary>All decoder layers, loaded on first use (with requires_grad on the linears when the model was built for gradients).</summary>
@@ -58,9 +62,41 @@ public sealed class TorchLlama : IDisposable
     public Tensor Forward(Tensor tokens)
     {
         using var scope = NewDisposeScope();
+        return Head(Hidden(tokens)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The last decoder layer's output before the final norm, [B, T] → [B, T, D] (what draft heads read).</summary>
+    public Tensor Hidden(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
         var x = Embed(tokens);
         foreach (var layer in Layers) x = layer.Forward(x, Rope);
-        return Head(x).MoveToOuterDisposeScope();
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Every tensor of the model under its checkpoint name (a tied classifier appears once, as the embedding); loads all layers.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> NamedTensors()
+    {
+        yield return (LlamaTensorNames.Embedding, Embedding);
+        foreach (var layer in Layers)
+            foreach (var named in layer.NamedTensors()) yield return named;
+        yield return (LlamaTensorNames.FinalNorm, FinalNorm);
+        if (!Config.TiedEmbeddings) yield return (LlamaTensorNames.Classifier, Classifier);
+    }
+
+    /// <summary>The current values as a checkpoint of f32 tensors (config, vocabulary and any other tensors kept from the source).</summary>
+    public Checkpoint ToCheckpoint()
+    {
+        var tensors = new Dictionary<string, TensorData>(Checkpoint.Tensors);
+        foreach (var (name, p) in NamedTensors()) tensors[name] = FromTensor(name, p);
+        return Checkpoint.With(tensors);
+    }
+
+    /// <summary>A torch tensor as a named f32 checkpoint tensor of the same shape.</summary>
+    public static TensorData FromTensor(string name, Tensor t)
+    {
+        using var cpu = t.detach().to(ScalarType.Float32).contiguous();
+        return TensorData.FromFloat32(name, cpu.data<float>().ToArray(), cpu.shape);
     }
 
     /// <summary>run.c's rmsnorm: w · x / sqrt(mean(x²) + eps) over the last dimension.</summary>
