@@ -13,6 +13,8 @@ public sealed record PruneOptions
     public IReadOnlyList<LinearKind> Modules { get; init; } = LinearKinds.All;
     /// <summary>Calibration sequences per forward batch (bounds activation memory).</summary>
     public int BatchSize { get; init; } = 8;
+    /// <summary>Work done on each layer after its one-shot pruning, inside the pipeline (SDS); null = none.</summary>
+    public ILayerHook? LayerHook { get; init; }
     /// <summary>GBLM's gradient scale α.</summary>
     public double GradientScale { get; init; } = GradientNorms.DefaultScale;
 }

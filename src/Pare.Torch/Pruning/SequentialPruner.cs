@@ -42,44 +42,49 @@ public static class SequentialPruner
         var tensors = new Dictionary<string, TensorData>(checkpoint.Tensors);
         var layers = new List<LayerPruneReport>();
         var inputs = model.Embed(tokens);
+        // A hook that distils toward the dense model gets the dense model's own layer outputs: a second stream of
+        // activations run through the unpruned layers beside the pruned one.
+        Tensor? denseInputs = options.LayerHook?.NeedsDenseTargets == true ? inputs.clone() : null;
         long pruned = 0, total = 0;
         try
         {
             for (int l = 0; l < c.Layers; l++)
             {
                 using var layer = model.LoadLayer(l);
-                var stats = Collect(layer, model.Rope, inputs, options.BatchSize);
+                Tensor? targets = denseInputs is null ? null : RunLayer(layer, model.Rope, denseInputs, options.BatchSize);
                 try
                 {
-                    var reports = new List<LinearPruneReport>();
-                    foreach (var kind in options.Modules)
+                    var pattern = patterns[l];
+                    var grads = gradients;
+                    int index = l;
+                    IReadOnlyList<LinearPruneReport> Prune() => PruneLayer(layer, model.Rope, inputs, pattern, options, grads, index);
+                    IReadOnlyList<LinearPruneReport> reports = Prune();
+                    object? hookReport = null;
+                    if (options.LayerHook is { } hook)
                     {
-                        using var scope = NewDisposeScope();
-                        var dense = layer[kind];
-                        var st = stats[kind.Input()];
-                        var grad = gradients?[kind.TensorName(l)];
-                        var result = options.Pruner.Prune(dense, st, patterns[l], grad).MoveToOuterDisposeScope();
-                        double err = st.ReconstructionError(dense, result);
-                        double energy = st.OutputEnergy(dense);
-                        long zeros = result.eq(0).sum().item<long>();
-                        pruned += zeros;
-                        total += result.numel();
-                        reports.Add(new LinearPruneReport(kind.TensorName(l), kind.ShortName(), result.shape[0], result.shape[1], patterns[l].ToString(),
-                            (double)zeros / result.numel(), err, energy > 0 ? err / energy : 0));
-                        tensors[kind.TensorName(l)] = TensorData.FromFloat32(kind.TensorName(l), result.data<float>().ToArray(), result.shape);
-                        layer[kind] = result;
+                        var result = hook.AfterPrune(new LayerStep(l, layer, model.Rope, inputs, targets, options.BatchSize, pattern, options.Modules, Prune));
+                        hookReport = result.Report;
+                        reports = result.Linears ?? reports;
                     }
                     long lz = 0, ln = 0;
-                    foreach (var r in reports)
+                    foreach (var kind in options.Modules)
                     {
-                        lz += (long)Math.Round(r.Sparsity * r.Rows * r.Columns);
-                        ln += r.Rows * r.Columns;
+                        var w = layer[kind];
+                        lz += w.eq(0).sum().item<long>();
+                        ln += w.numel();
+                        tensors[kind.TensorName(l)] = TorchLlama.FromTensor(kind.TensorName(l), w);
                     }
-                    layers.Add(new LayerPruneReport(l, patterns[l].ToString(), ln > 0 ? (double)lz / ln : 0, outliers?[l], reports));
+                    pruned += lz;
+                    total += ln;
+                    layers.Add(new LayerPruneReport(l, pattern.ToString(), ln > 0 ? (double)lz / ln : 0, outliers?[l], reports) { Hook = hookReport });
                 }
                 finally
                 {
-                    foreach (var s in stats.Values) s.Dispose();
+                    if (targets is not null)
+                    {
+                        denseInputs!.Dispose();
+                        denseInputs = targets;
+                    }
                 }
                 var next = RunLayer(layer, model.Rope, inputs, options.BatchSize);
                 inputs.Dispose();
@@ -90,13 +95,47 @@ public static class SequentialPruner
         finally
         {
             inputs.Dispose();
+            denseInputs?.Dispose();
             if (gradients != null)
                 foreach (var g in gradients.Values) g.Dispose();
         }
 
-        var report = new PruneReport(options.Pruner.Name, options.Pattern.ToString(), options.Owl ? "owl" : "uniform", samples.Count, samples[0].Length,
+        var report = new PruneReport(options.LayerHook?.Name is { } hookName ? $"{hookName}({options.Pruner.Name})" : options.Pruner.Name, options.Pattern.ToString(), options.Owl ? "owl" : "uniform", samples.Count, samples[0].Length,
             total > 0 ? (double)pruned / total : 0, sw.Elapsed.TotalSeconds, layers);
         return (checkpoint.With(tensors), report);
+    }
+
+    /// <summary>
+    /// Collects the statistics of every linear input from the layer's current weights on <paramref name="inputs"/> and
+    /// prunes the chosen linears in place (the layer's parameters take the pruned values).
+    /// </summary>
+    private static List<LinearPruneReport> PruneLayer(TorchDecoderLayer layer, RotaryTables rope, Tensor inputs, SparsityPattern pattern, PruneOptions options,
+        Dictionary<string, Tensor>? gradients, int l)
+    {
+        var stats = Collect(layer, rope, inputs, options.BatchSize);
+        try
+        {
+            var reports = new List<LinearPruneReport>();
+            foreach (var kind in options.Modules)
+            {
+                using var scope = NewDisposeScope();
+                var dense = layer[kind];
+                var st = stats[kind.Input()];
+                var grad = gradients?[kind.TensorName(l)];
+                var result = options.Pruner.Prune(dense, st, pattern, grad).MoveToOuterDisposeScope();
+                double err = st.ReconstructionError(dense, result);
+                double energy = st.OutputEnergy(dense);
+                long zeros = result.eq(0).sum().item<long>();
+                reports.Add(new LinearPruneReport(kind.TensorName(l), kind.ShortName(), result.shape[0], result.shape[1], pattern.ToString(),
+                    (double)zeros / result.numel(), err, energy > 0 ? err / energy : 0));
+                layer[kind] = result;
+            }
+            return reports;
+        }
+        finally
+        {
+            foreach (var s in stats.Values) s.Dispose();
+        }
     }
 
     /// <summary>

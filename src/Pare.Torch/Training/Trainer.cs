@@ -20,6 +20,8 @@ public static class Trainer
         options.Validate();
         if (parameters.Count == 0) throw new ArgumentException("nothing to train: no parameters selected");
         var sw = Stopwatch.StartNew();
+        // Callers may sit inside a no_grad region (the calibration pipeline runs SDS's reconstruction in one).
+        using var grad = enable_grad();
         var ps = parameters.Select(p => p.Parameter).ToList();
         foreach (var p in ps) p.requires_grad_(true);
         using var optimizer = optim.AdamW(ps, options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
