@@ -9,6 +9,7 @@ foreach (var command in new[]
     InfoCommand.Create(),
     GenerateCommand.Create(),
     PruneCommand.Create(),
+    TrainCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),

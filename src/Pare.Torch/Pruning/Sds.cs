@@ -33,6 +33,7 @@ public sealed class Sds : ILayerHook
         _o = options;
     }
 
+    public SdsOptions Settings => _o;
     public string Name => "sds";
     public bool NeedsDenseTargets => true;
 
@@ -46,6 +47,7 @@ public sealed class Sds : ILayerHook
         if (!(energy > 0)) energy = 1;
         long n = step.Inputs.shape[0];
         int batch = (int)Math.Min(_o.BatchSize, n);
+        double firstMse = MeanMse(step, targets, energy);
         try
         {
             StepLoss Reconstruction(int s, bool regularise)
@@ -78,7 +80,7 @@ public sealed class Sds : ILayerHook
                 adjust = Trainer.Run(named, Options(_o.AdjustSteps), s => Reconstruction(s, regularise: false), masks);
             }
             double finalMse = adjust is null ? secondMse : MeanMse(step, targets, energy);
-            return new LayerHookResult(new SdsLayerReport(_o.Steps, dense.FirstLoss, dense.FinalLoss, redenseMse, secondMse, _o.AdjustSteps, finalMse), linears);
+            return new LayerHookResult(new SdsLayerReport(firstMse, _o.Steps, dense.FirstLoss, dense.FinalLoss, redenseMse, secondMse, _o.AdjustSteps, finalMse), linears);
         }
         finally
         {
@@ -131,7 +133,8 @@ public sealed record SdsOptions
 }
 
 /// <summary>
-/// One layer's SDS record: re-dense loss at the first and last steps, and the layer's relative output error against
-/// the dense layer after re-densing, after the second pruning and after the adjustment.
+/// One layer's SDS record: the layer's relative output error against the dense layer after the first pruning, the
+/// re-dense loss at the first and last steps, and the relative output error after re-densing, after the second pruning
+/// and after the adjustment.
 /// </summary>
-public sealed record SdsLayerReport(int Steps, double FirstLoss, double FinalLoss, double RedenseMse, double SecondPruneMse, int AdjustSteps, double FinalMse);
+public sealed record SdsLayerReport(double FirstPruneMse, int Steps, double FirstLoss, double FinalLoss, double RedenseMse, double SecondPruneMse, int AdjustSteps, double FinalMse);

@@ -20,7 +20,8 @@ public sealed class WeightMasks : IDisposable
     {
         if (!keep.shape.SequenceEqual(weight.shape))
             throw new ArgumentException($"mask shape [{string.Join(", ", keep.shape)}] differs from the weight's [{string.Join(", ", weight.shape)}]");
-        var mask = keep.to(weight.dtype).detach().clone();
+        // Masks may be set inside a training step's dispose scope (MGPP fixes its mask mid-run): they must outlive it.
+        var mask = keep.to(weight.dtype).detach().clone().DetachFromDisposeScope();
         if (_keep.Remove(weight, out var old)) old.Dispose();
         _keep[weight] = mask;
         using (no_grad()) weight.mul_(mask);
