@@ -17,6 +17,14 @@ public sealed class LayerWeights
     public required IWeightMatrix Up { get; init; }
     public required IWeightMatrix Down { get; init; }
 
+    /// <summary>
+    /// The attention sub-block was removed (BlockPruner): its output projection is stored as zeros, which every format
+    /// and llama.cpp load, and which add exactly nothing to the residual stream, so the Engine skips the sub-block.
+    /// </summary>
+    public bool AttentionRemoved { get; init; }
+    /// <summary>The MLP sub-block was removed: its down projection is stored as zeros.</summary>
+    public bool MlpRemoved { get; init; }
+
     public IEnumerable<IWeightMatrix> Matrices => [Query, Key, Value, Output, Gate, Up, Down];
 }
 
@@ -52,6 +60,8 @@ public sealed class LlamaWeights
                 Gate = convert(checkpoint[LlamaTensorNames.Gate(l)]),
                 Up = convert(checkpoint[LlamaTensorNames.Up(l)]),
                 Down = convert(checkpoint[LlamaTensorNames.Down(l)]),
+                AttentionRemoved = IsZero(checkpoint[LlamaTensorNames.Output(l)]),
+                MlpRemoved = IsZero(checkpoint[LlamaTensorNames.Down(l)]),
             };
         }
         return new LlamaWeights
@@ -63,6 +73,12 @@ public sealed class LlamaWeights
             Classifier = convert(checkpoint.ClassifierWeight),
         };
     }
+
+    /// <summary>
+    /// All bytes zero: every value is zero in each stored type (floats, and q8_0/q4_0 blocks with a zero scale). A
+    /// vectorised scan, so loading pays little for the check.
+    /// </summary>
+    public static bool IsZero(TensorData t) => t.Data.Span.IndexOfAnyExcept((byte)0) < 0;
 
     /// <summary>Writes the embedding row of <paramref name="token"/> into <paramref name="destination"/>.</summary>
     public void Embed(int token, Span<float> destination)

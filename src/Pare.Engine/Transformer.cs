@@ -29,6 +29,11 @@ public sealed class Transformer : IDisposable
     private readonly AttentionWork _attention;
     private readonly bool _ownsWorkers;
     private float[] _x = [], _xb = [], _xb2 = [], _q = [], _k = [], _v = [], _h1 = [], _h3 = [], _att = [], _logits = [];
+    // Token routing: positions of the rows being computed, the routed subset's rows and bookkeeping.
+    private int[] _pos = [], _routedPos = [], _active = [];
+    private float[] _xr = [], _selfAttention = [], _routedSelf = [], _selfHeads = [], _rank = [];
+    private bool[] _decisions = [];
+    private readonly long[] _tokensIn, _tokensComputed;
     private int _batchCapacity, _logitsCapacity;
 
     public Transformer(LlamaWeights weights, int threads = 1) : this(weights, new Workers(Math.Max(1, threads)), ownsWorkers: true) { }
@@ -46,6 +51,8 @@ public sealed class Transformer : IDisposable
         _ownsWorkers = ownsWorkers;
         _attention = new AttentionWork(this);
         var c = weights.Config;
+        _tokensIn = new long[c.Layers];
+        _tokensComputed = new long[c.Layers];
         int half = c.HeadDim / 2;
         _cos = new float[(long)c.MaxSeqLen * half];
         _sin = new float[(long)c.MaxSeqLen * half];
@@ -87,6 +94,15 @@ public sealed class Transformer : IDisposable
         _h1 = new float[n * c.HiddenDim];
         _h3 = new float[n * c.HiddenDim];
         _att = new float[(long)Math.Min(n, AttentionWork.TokenBlock) * c.Heads * AttentionWork.ScoreStride(c)];
+        _xr = new float[n * c.Dim];
+        _pos = new int[n];
+        _routedPos = new int[n];
+        _active = new int[n];
+        _selfAttention = new float[n];
+        _routedSelf = new float[n];
+        _selfHeads = new float[n * c.Heads];
+        _rank = new float[n];
+        _decisions = new bool[n];
         _batchCapacity = n;
     }
 
@@ -102,6 +118,22 @@ public sealed class Transformer : IDisposable
     {
         Linear(_xb, n, _w.Classifier, _logits);
         _logits.AsSpan(0, n * Config.VocabSize).CopyTo(logits);
+    }
+
+    /// <summary>
+    /// Token routing: when set, each block computes only the tokens the router sends to it (FTP). Null: every token
+    /// computes every block, the plain forward.
+    /// </summary>
+    public ITokenRouter? Router { get; set; }
+
+    /// <summary>Tokens that entered each layer and tokens that computed it, summed over forwards since the last reset.</summary>
+    public long[] TokensIn => _tokensIn;
+    public long[] TokensComputed => _tokensComputed;
+
+    public void ResetRoutingCounts()
+    {
+        Array.Clear(_tokensIn);
+        Array.Clear(_tokensComputed);
     }
 
     /// <summary>
@@ -121,36 +153,51 @@ public sealed class Transformer : IDisposable
         EnsureBatch(n);
         EnsureLogits(all ? n : 1);
 
-        int dim = c.Dim, kvDim = c.KvDim;
+        int dim = c.Dim;
         for (int t = 0; t < n; t++)
+        {
             _w.Embed(tokens[t], _x.AsSpan(t * dim, dim));
+            _pos[t] = start + t;
+        }
+        var router = Router;
+        if (router != null) _selfAttention.AsSpan(0, n).Fill(1f);
 
         for (int l = 0; l < c.Layers; l++)
         {
             var layer = _w.Layers[l];
-            for (int t = 0; t < n; t++)
-                Simd.RmsNorm(_x.AsSpan(t * dim, dim), layer.AttentionNorm, _xb.AsSpan(t * dim, dim), c.NormEps);
-            Linear(_xb, n, layer.Query, _q, layer.Key, _k, layer.Value, _v);
-            for (int t = 0; t < n; t++)
+            _tokensIn[l] += n;
+            int m = n;
+            bool routed = false;
+            if (router != null)
             {
-                Rope(_q.AsSpan(t * dim, dim), start + t);
-                Rope(_k.AsSpan(t * kvDim, kvDim), start + t);
+                m = RouteLayer(router, l, cache, start, n);
+                routed = m < n;
             }
-            Array.Copy(_k, 0, cache.Keys[l], (long)start * kvDim, (long)n * kvDim);
-            Array.Copy(_v, 0, cache.Values[l], (long)start * kvDim, (long)n * kvDim);
-            Attention(cache, l, start, n);
-            Linear(_xb2, n, layer.Output, _xb);
-            Simd.Add(_xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
-
-            for (int t = 0; t < n; t++)
-                Simd.RmsNorm(_x.AsSpan(t * dim, dim), layer.FfnNorm, _xb.AsSpan(t * dim, dim), c.NormEps);
-            Linear(_xb, n, layer.Gate, _h1, layer.Up, _h3);
-            // Row by row: the vector exp and the scalar tail round differently, so each token must see the same
-            // split as when it runs alone, or batched verification would not reproduce one-token logits bit for bit.
-            for (int t = 0; t < n; t++)
-                Simd.SwiGlu(_h1.AsSpan(t * c.HiddenDim, c.HiddenDim), _h3.AsSpan(t * c.HiddenDim, c.HiddenDim));
-            Linear(_h1, n, layer.Down, _xb);
-            Simd.Add(_xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
+            _tokensComputed[l] += m;
+            if (!routed)
+            {
+                Block(l, layer, _x, n, cache, router != null);
+                continue;
+            }
+            if (m == 0) continue;
+            // Gather the active rows, run the block on them alone, scatter them back: a skipped token's residual stream
+            // passes through unchanged and costs nothing in this block.
+            for (int i = 0; i < m; i++)
+            {
+                int t = _active[i];
+                Array.Copy(_x, t * dim, _xr, i * dim, dim);
+                _routedPos[i] = _pos[t];
+                _routedSelf[i] = _selfAttention[t];
+            }
+            SwapRouted();
+            Block(l, layer, _xr, m, cache, true);
+            SwapRouted();
+            for (int i = 0; i < m; i++)
+            {
+                int t = _active[i];
+                Array.Copy(_xr, i * dim, _x, t * dim, dim);
+                _selfAttention[t] = _routedSelf[i];
+            }
         }
         cache.Extend(start + n);
 
@@ -165,6 +212,83 @@ public sealed class Transformer : IDisposable
             Simd.RmsNorm(_x.AsSpan((n - 1) * dim, dim), _w.FinalNorm, _xb.AsSpan(0, dim), c.NormEps);
             Classify(1, logits);
         }
+    }
+
+    /// <summary>Swaps the token positions and attention factors with the routed subset's, so Block reads one set of arrays.</summary>
+    private void SwapRouted()
+    {
+        (_pos, _routedPos) = (_routedPos, _pos);
+        (_selfAttention, _routedSelf) = (_routedSelf, _selfAttention);
+    }
+
+    /// <summary>
+    /// The router's decision for layer <paramref name="l"/>: the factors of each token (position, the attention it
+    /// paid itself in the last block it computed, that value's rank among the sequence's earlier tokens at this layer),
+    /// then the active token indices into _active. Returns how many are active.
+    /// </summary>
+    private int RouteLayer(ITokenRouter router, int l, KvCache cache, int start, int n)
+    {
+        var history = cache.RouteScores[l];
+        for (int t = 0; t < n; t++) history[start + t] = _selfAttention[t];
+        for (int t = 0; t < n; t++)
+        {
+            int p = start + t, below = 0;
+            float a = history[p];
+            for (int j = 0; j < p; j++)
+                if (history[j] < a) below++;
+            _rank[t] = p == 0 ? 0.5f : (float)below / p;
+        }
+        router.Route(l, _pos.AsSpan(0, n), _selfAttention.AsSpan(0, n), _rank.AsSpan(0, n), _decisions.AsSpan(0, n));
+        int m = 0;
+        for (int t = 0; t < n; t++)
+            if (_decisions[t]) _active[m++] = t;
+        return m;
+    }
+
+    /// <summary>
+    /// One decoder block on the first <paramref name="n"/> rows of <paramref name="x"/> (tokens at positions _pos), in
+    /// place; appends their keys and values to the layer's cache entries. A sub-block whose output projection is all
+    /// zero (removed by BlockPruner) adds exactly zero to the residual stream and is skipped.
+    /// </summary>
+    private void Block(int l, LayerWeights layer, float[] x, int n, KvCache cache, bool recordSelfAttention)
+    {
+        var c = Config;
+        int dim = c.Dim, kvDim = c.KvDim;
+        int entries = cache.LayerLength(l);
+        if (!layer.AttentionRemoved)
+        {
+            for (int t = 0; t < n; t++)
+                Simd.RmsNorm(x.AsSpan(t * dim, dim), layer.AttentionNorm, _xb.AsSpan(t * dim, dim), c.NormEps);
+            Linear(_xb, n, layer.Query, _q, layer.Key, _k, layer.Value, _v);
+            for (int t = 0; t < n; t++)
+            {
+                Rope(_q.AsSpan(t * dim, dim), _pos[t]);
+                Rope(_k.AsSpan(t * kvDim, kvDim), _pos[t]);
+                cache.Positions[l][entries + t] = _pos[t];
+            }
+            Array.Copy(_k, 0, cache.Keys[l], (long)entries * kvDim, (long)n * kvDim);
+            Array.Copy(_v, 0, cache.Values[l], (long)entries * kvDim, (long)n * kvDim);
+            cache.SetLayerLength(l, entries + n);
+            Attention(cache, l, entries, n, recordSelfAttention);
+            Linear(_xb2, n, layer.Output, _xb);
+            Simd.Add(_xb.AsSpan(0, n * dim), x.AsSpan(0, n * dim));
+        }
+        else
+        {
+            for (int t = 0; t < n; t++) cache.Positions[l][entries + t] = _pos[t];
+            cache.SetLayerLength(l, entries + n);
+        }
+
+        if (layer.MlpRemoved) return;
+        for (int t = 0; t < n; t++)
+            Simd.RmsNorm(x.AsSpan(t * dim, dim), layer.FfnNorm, _xb.AsSpan(t * dim, dim), c.NormEps);
+        Linear(_xb, n, layer.Gate, _h1, layer.Up, _h3);
+        // Row by row: the vector exp and the scalar tail round differently, so each token must see the same
+        // split as when it runs alone, or batched verification would not reproduce one-token logits bit for bit.
+        for (int t = 0; t < n; t++)
+            Simd.SwiGlu(_h1.AsSpan(t * c.HiddenDim, c.HiddenDim), _h3.AsSpan(t * c.HiddenDim, c.HiddenDim));
+        Linear(_h1, n, layer.Down, _xb);
+        Simd.Add(_xb.AsSpan(0, n * dim), x.AsSpan(0, n * dim));
     }
 
     /// <summary>The final hidden states (after the final norm) of the last forward, [n, dim].</summary>
@@ -186,7 +310,7 @@ public sealed class Transformer : IDisposable
         }
     }
 
-    private void Attention(KvCache cache, int layer, int start, int n)
+    private void Attention(KvCache cache, int layer, int start, int n, bool recordSelfAttention)
     {
         var c = Config;
         var work = _attention;
@@ -194,9 +318,21 @@ public sealed class Transformer : IDisposable
         work.Values = cache.Values[layer];
         work.Start = start;
         work.Tokens = n;
+        work.SelfAttention = recordSelfAttention ? _selfHeads : null;
         if (Workers.Threads == 1 || c.Heads < 2 || (long)n * c.Heads * (start + n) * c.HeadDim * 2 < MinParallelWork) work.Execute(0, 1);
         else Workers.Run(work, chunksPerThread: 2);
         work.Keys = work.Values = null;
+        if (recordSelfAttention)
+        {
+            // A router's attention factor: the weight each token's query puts on its own key, averaged over heads.
+            int heads = c.Heads;
+            for (int t = 0; t < n; t++)
+            {
+                float sum = 0;
+                for (int h = 0; h < heads; h++) sum += _selfHeads[t * heads + h];
+                _selfAttention[t] = sum / heads;
+            }
+        }
     }
 
     /// <summary>
@@ -217,6 +353,8 @@ public sealed class Transformer : IDisposable
         /// </summary>
         public static int ScoreStride(ModelConfig c) => (c.MaxSeqLen + 15) / 16 * 16 + 16;
         public float[]? Keys, Values;
+        /// <summary>When set, receives each (token, head)'s softmax weight on the token's own key (the last one it sees).</summary>
+        public float[]? SelfAttention;
         public int Start, Tokens;
 
         public void Execute(int part, int parts)
@@ -248,6 +386,7 @@ public sealed class Transformer : IDisposable
                         for (int h = h0; h < h1; h++)
                         {
                             Simd.Softmax(new Span<float>(att + ((t - tb) * heads + h) * stride, Start + t + 1));
+                            if (SelfAttention != null) SelfAttention[t * heads + h] = att[((t - tb) * heads + h) * stride + Start + t];
                             new Span<float>(o + t * dim + h * hd, hd).Clear();
                         }
                     }
