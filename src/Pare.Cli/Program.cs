@@ -10,6 +10,7 @@ foreach (var command in new[]
     GenerateCommand.Create(),
     PruneCommand.Create(),
     TrainCommand.Create(),
+    PruneBlocksCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),

@@ -87,7 +87,7 @@ public static class ConvertCommand
     /// The vocabulary to embed in GGUF when the model carries none: the given tokenizer file, else one beside the
     /// model (tokenizer.model, tokenizer.bin, tok{vocab}.bin). It must have the model's vocabulary size.
     /// </summary>
-    private static VocabularyData? FindVocabulary(string? given, Checkpoint checkpoint)
+    internal static VocabularyData? FindVocabulary(string? given, Checkpoint checkpoint)
     {
         int vocab = checkpoint.Config.VocabSize;
         string? path = given;
