@@ -11,6 +11,7 @@ foreach (var command in new[]
     PruneCommand.Create(),
     TrainCommand.Create(),
     PruneBlocksCommand.Create(),
+    RouteCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),

@@ -10,7 +10,9 @@ namespace Pare.Eval;
 /// </summary>
 public static class Perplexity
 {
-    public static PerplexityResult Evaluate(LlamaWeights weights, int[] tokens, int window, int? maxWindows = null, int threads = 1, Action<int>? onWindowDone = null)
+    /// <param name="newModel">Makes each worker's single-threaded model (default a plain <see cref="Transformer"/>; e.g. one with routers).</param>
+    public static PerplexityResult Evaluate(LlamaWeights weights, int[] tokens, int window, int? maxWindows = null, int threads = 1, Action<int>? onWindowDone = null,
+        Func<Transformer>? newModel = null)
     {
         if (window < 2) throw new ArgumentException($"window must be at least 2 tokens, got {window}");
         if (window > weights.Config.MaxSeqLen) throw new ArgumentException($"window {window} exceeds the model's context {weights.Config.MaxSeqLen}");
@@ -24,7 +26,7 @@ public static class Perplexity
         int workers = Math.Clamp(threads, 1, windows);
         var tasks = Enumerable.Range(0, workers).Select(_ => Task.Run(() =>
         {
-            var model = new Transformer(weights, threads: 1);
+            using var model = newModel?.Invoke() ?? new Transformer(weights, threads: 1);
             var cache = model.NewCache(window);
             var logits = new float[(long)window * weights.Config.VocabSize];
             int w;

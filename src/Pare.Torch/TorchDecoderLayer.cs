@@ -101,6 +101,46 @@ public sealed class TorchDecoderLayer : nn.Module
         return x.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The layer under token routing (FTP): only tokens with <paramref name="visible"/> [B, T] true offer their keys and
+    /// values to other tokens (a token always sees its own), as in the Engine where a skipped token leaves no cache
+    /// entry. Attention is written out so that <paramref name="selfAttention"/> [B, T] — each token's weight on its own
+    /// key, averaged over heads, the router's attention factor — comes out of the same pass. Which tokens' outputs are
+    /// kept is the caller's business.
+    /// </summary>
+    public Tensor ForwardRouted(Tensor x, RotaryTables rope, Tensor visible, out Tensor selfAttention)
+    {
+        using var scope = NewDisposeScope();
+        var c = Config;
+        long b = x.shape[0], t = x.shape[1];
+        int hd = c.HeadDim, group = c.Heads / c.KvHeads;
+        var h = TorchLlama.RmsNorm(x, AttentionNorm, c.NormEps);
+        var q = nn.functional.linear(h, this[LinearKind.Query]).reshape(b, t, c.Heads, hd);
+        var k = nn.functional.linear(h, this[LinearKind.Key]).reshape(b, t, c.KvHeads, hd);
+        var v = nn.functional.linear(h, this[LinearKind.Value]).reshape(b, t, c.KvHeads, hd);
+        q = rope.Apply(q).transpose(1, 2);
+        k = rope.Apply(k).transpose(1, 2);
+        v = v.transpose(1, 2);
+        if (group > 1)
+        {
+            k = k.repeat_interleave(group, dim: 1);
+            v = v.repeat_interleave(group, dim: 1);
+        }
+        var scores = matmul(q, k.transpose(-2, -1)) / Math.Sqrt(hd);
+        var causal = ones(t, t, dtype: ScalarType.Bool).tril();
+        var diagonal = eye(t, dtype: ScalarType.Bool);
+        var allowed = (causal.unsqueeze(0) & (visible.unsqueeze(1) | diagonal.unsqueeze(0))).unsqueeze(1);
+        var att = scores.masked_fill(allowed.logical_not(), float.NegativeInfinity).softmax(-1);
+        var self = att.diagonal(0, -2, -1).mean(new long[] { 1 });
+        var o = matmul(att, v).transpose(1, 2).reshape(b, t, c.Dim);
+        x = x + nn.functional.linear(o, this[LinearKind.Output]);
+        h = TorchLlama.RmsNorm(x, FfnNorm, c.NormEps);
+        var hidden = nn.functional.silu(nn.functional.linear(h, this[LinearKind.Gate])) * nn.functional.linear(h, this[LinearKind.Up]);
+        x = x + nn.functional.linear(hidden, this[LinearKind.Down]);
+        selfAttention = self.MoveToOuterDisposeScope();
+        return x.MoveToOuterDisposeScope();
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)

@@ -33,8 +33,10 @@ public static class BenchCommand
         var tokens = new Option<int>("--tokens") { Description = prefill ? "Prompt length" : "Tokens decoded per run", DefaultValueFactory = _ => prefill ? 128 : 64 };
         var runs = new Option<int>("--runs") { Description = "Timed runs (median and min reported)", DefaultValueFactory = _ => 5 };
         var probeMib = new Option<int>("--probe-mib") { Description = "Size of the bandwidth probe's buffer in MiB (far larger than the caches)", DefaultValueFactory = _ => 512 };
+        var routers = RouteCommand.RoutersOption();
+        var tokenSparsity = new Option<string?>("--token-sparsity") { Description = "Comma-separated token sparsities to run with a stand-in router (an FTP router's cost, a fixed share of tokens skipping blocks 1..L-1), beside 0 = dense" };
         var cmd = new Command(prefill ? "prefill" : "decode", prefill ? "Prefill speed (tokens/s of one prompt)" : "Decode speed (tokens/s, GB/s, fraction of measured bandwidth)");
-        foreach (var o in new Option[] { model, weights, threads, tokens, runs, probeMib }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, weights, threads, tokens, runs, probeMib, routers, tokenSparsity }) cmd.Options.Add(o);
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
             var formats = parse.GetValue(weights)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(WeightFormats.Canonical).ToArray();
@@ -60,6 +62,16 @@ public static class BenchCommand
             notes.Add($"bandwidth: streaming reads of a {probe.Bytes >> 20} MiB buffer, all threads timed together, 9 passes per probe; "
                 + "probed at the start and, for decode, before and after each row; per row: the median of the probes beside it");
 
+            // Routing variants: dense, then each stand-in sparsity, then trained routers when given.
+            var variants = new List<(string Name, double Sparsity, ITokenRouter? Router)> { ("dense", 0, null) };
+            if (parse.GetValue(tokenSparsity) is { } list)
+                foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    if (!double.TryParse(part, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double ts) || !(ts >= 0 && ts < 1))
+                        throw new ArgumentException($"--token-sparsity: '{part}' is not a sparsity in [0, 1)");
+                    if (ts > 0) variants.Add(($"stand-in {ts}", ts, new SyntheticRouter(checkpoint.Config.Layers, checkpoint.Config.MaxSeqLen, ts)));
+                }
+            if (RouteCommand.LoadRouters(parse.GetValue(routers), checkpoint) is { } ftp) variants.Add(("ftp", ftp.Target, ftp));
             var results = new JsonArray();
             foreach (var format in formats)
             {
@@ -72,12 +84,17 @@ public static class BenchCommand
                 }
                 var engineWeights = LlamaWeights.FromCheckpoint(source, WeightMatrixFactory.To(format));
                 foreach (int t in threadCounts)
+                foreach (var variant in variants)
                 {
                     double[] beside = prefill ? [] : Probe(t), speeds;
                     double cpuSeconds;
+                    JsonObject? routing = null;
                     // The model's workers are gone before the probe after it, so none spins beside the probe's threads.
-                    using (var transformer = new Transformer(engineWeights, t))
+                    using (var transformer = new Transformer(engineWeights, t) { Router = variant.Router })
+                    {
                         speeds = prefill ? Prefill(transformer, n, r, out cpuSeconds) : Decode(transformer, n, r, out cpuSeconds);
+                        if (variant.Router != null) routing = RouteCommand.RoutingReport([transformer], checkpoint.Config.Layers);
+                    }
                     if (!prefill) beside = [.. beside, .. Probe(t)];
                     Array.Sort(speeds);
                     double median = speeds[speeds.Length / 2];
@@ -86,6 +103,9 @@ public static class BenchCommand
                     {
                         ["format"] = format,
                         ["threads"] = t,
+                        ["routing"] = variant.Name,
+                        ["token_sparsity"] = routing?["mean"]?.GetValue<double>() ?? 0,
+                        ["ideal_speedup"] = routing == null ? 1 : Math.Round(1 / (1 - routing["mean"]!.GetValue<double>()), 3),
                         ["tokens_per_second_median"] = Math.Round(median, 2),
                         ["tokens_per_second_min"] = Math.Round(speeds[0], 2),
                         ["tokens_per_second_max"] = Math.Round(speeds[^1], 2),
@@ -104,8 +124,10 @@ public static class BenchCommand
                         row["fraction_of_bandwidth"] = Math.Round(gb / near, 3);
                         row["bandwidth_limit_tokens_per_second"] = Math.Round(near * 1e9 / bytes, 1);
                     }
+                    if (variant.Router != null && results.LastOrDefault(x => x!["format"]!.GetValue<string>() == format && x["threads"]!.GetValue<int>() == t && x["routing"]!.GetValue<string>() == "dense") is { } dense)
+                        row["speedup"] = Math.Round(median / dense["tokens_per_second_median"]!.GetValue<double>(), 3);
                     results.Add(row);
-                    console.MarkupLineInterpolated($"[grey]{format} × {t} threads: {median:F1} tok/s[/]");
+                    console.MarkupLineInterpolated($"[grey]{format} × {t} threads, {variant.Name}: {median:F1} tok/s[/]");
                 }
             }
             var bandwidth = new JsonObject();

@@ -30,15 +30,24 @@ public static class EvalCommand
         var stories = new Option<string>("--stories") { Description = "TinyStories text the cloze tasks are built from", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "tinystories", "TinyStories-valid.head.txt") };
         var slice = new Option<string>("--slice") { Description = "Part of the stories the cloze tasks use (default the second half, disjoint from calibration on the first)", DefaultValueFactory = _ => "0.5:1" };
         var delimiter = new Option<string>("--delimiter") { Description = "Text between context and continuation", DefaultValueFactory = _ => " " };
+        var routers = RouteCommand.RoutersOption();
         var cmd = new Command("zeroshot", "Zero-shot accuracy (acc, acc_norm, acc_per_token; exact match and perplexity for completions) with standard errors");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { tasks, limit, taskDir, stories, slice, delimiter }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { tasks, limit, taskDir, stories, slice, delimiter, routers }) cmd.Options.Add(o);
 
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
             var checkpoint = model.LoadModel(parse);
             var tokenizer = model.LoadTokenizer(parse, checkpoint);
             var weights = LlamaWeights.FromCheckpoint(checkpoint);
+            var router = RouteCommand.LoadRouters(parse.GetValue(routers), checkpoint);
+            var models = new System.Collections.Concurrent.ConcurrentBag<Transformer>();
+            Transformer NewModel()
+            {
+                var m = new Transformer(weights, threads: 1) { Router = router };
+                models.Add(m);
+                return m;
+            }
             int? n = parse.GetValue(limit);
             if (n is < 1) throw new ArgumentException($"--limit must be at least 1, got {n}");
             var list = new List<ZeroShotTask>();
@@ -64,10 +73,11 @@ public static class EvalCommand
                 foreach (var task in list)
                 {
                     var bar = ctx.AddTask($"{task.Name}, {task.Items.Count} items", maxValue: task.Items.Count);
-                    results.Add(ZeroShot.Evaluate(task, tokenizer, () => new Transformer(weights, threads: 1), threads, d => bar.Value = d));
+                    results.Add(ZeroShot.Evaluate(task, tokenizer, NewModel, threads, d => bar.Value = d));
                 }
             });
-            var json = new JsonObject { ["model"] = checkpoint.Source };
+            var json = new JsonObject { ["model"] = checkpoint.Source, ["routers"] = parse.GetValue(routers) };
+            if (router != null) json["token_sparsity"] = RouteCommand.RoutingReport(models, checkpoint.Config.Layers);
             var tasksJson = new JsonObject();
             foreach (var r in results)
             {
@@ -127,15 +137,24 @@ public static class EvalCommand
         var window = new Option<int>("--window") { Description = "Window length in tokens", DefaultValueFactory = _ => 256 };
         var maxWindows = new Option<int?>("--max-windows") { Description = "Evaluate at most this many windows (default: all)" };
         var slice = new Option<string>("--slice") { Description = "Fractional part of the stories (tinystories) or rows (raw) to use, e.g. 0.5:1 for the second half", DefaultValueFactory = _ => "0:1" };
+        var routers = RouteCommand.RoutersOption();
         var cmd = new Command("ppl", "Perplexity over non-overlapping windows");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { data, format, window, maxWindows, slice }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { data, format, window, maxWindows, slice, routers }) cmd.Options.Add(o);
 
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
             var checkpoint = model.LoadModel(parse);
             var tokenizer = model.LoadTokenizer(parse, checkpoint);
             var weights = LlamaWeights.FromCheckpoint(checkpoint);
+            var router = RouteCommand.LoadRouters(parse.GetValue(routers), checkpoint);
+            var models = new System.Collections.Concurrent.ConcurrentBag<Transformer>();
+            Transformer NewModel()
+            {
+                var m = new Transformer(weights, threads: 1) { Router = router };
+                models.Add(m);
+                return m;
+            }
             var text = EvalText.Read(parse.GetValue(data)!);
             var (from, to) = ParseSlice(parse.GetValue(slice)!);
             var fmt = parse.GetValue(format)!;
@@ -157,10 +176,12 @@ public static class EvalCommand
             console.Progress().AutoClear(true).Start(ctx =>
             {
                 var task = ctx.AddTask($"perplexity, {total} windows of {w}", maxValue: Math.Max(total, 1));
-                result = Perplexity.Evaluate(weights, tokens, w, parse.GetValue(maxWindows), parse.GetValue(model.Threads), done => task.Value = done);
+                result = Perplexity.Evaluate(weights, tokens, w, parse.GetValue(maxWindows), parse.GetValue(model.Threads), done => task.Value = done, NewModel);
             });
             return new JsonObject
             {
+                ["routers"] = parse.GetValue(routers),
+                ["token_sparsity"] = router == null ? null : RouteCommand.RoutingReport(models, checkpoint.Config.Layers),
                 ["model"] = checkpoint.Source,
                 ["data"] = parse.GetValue(data),
                 ["format"] = fmt,

@@ -28,9 +28,10 @@ public static class GenerateCommand
         var adaptive = new Option<bool>("--adaptive") { Description = "Stop drafting when the draft's confidence falls below --adaptive-threshold" };
         var adaptiveThreshold = new Option<float>("--adaptive-threshold") { Description = "Draft confidence (top probability) below which drafting stops", DefaultValueFactory = _ => 0.4f };
         var weights = new Option<string?>("--weights") { Description = $"Run the matrices in this format: {string.Join(", ", WeightFormats.All)} (default: as stored; sparse formats keep the zeros they are given)" };
+        var routers = RouteCommand.RoutersOption();
         var cmd = new Command("generate", "Generate text from a prompt");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed, draft, draftSelf, lookup, k, adaptive, adaptiveThreshold, weights }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed, draft, draftSelf, lookup, k, adaptive, adaptiveThreshold, weights, routers }) cmd.Options.Add(o);
 
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
@@ -38,7 +39,8 @@ public static class GenerateCommand
             var tokenizer = model.LoadTokenizer(parse, checkpoint);
             var format = parse.GetValue(weights);
             using var transformer = new Transformer(
-                LlamaWeights.FromCheckpoint(checkpoint, format == null ? null : WeightMatrixFactory.To(format)), parse.GetValue(model.Threads));
+                LlamaWeights.FromCheckpoint(checkpoint, format == null ? null : WeightMatrixFactory.To(format)), parse.GetValue(model.Threads))
+            { Router = RouteCommand.LoadRouters(parse.GetValue(routers), checkpoint) };
             var sampling = new SamplingOptions
             {
                 Temperature = parse.GetValue(temperature),
