@@ -117,7 +117,11 @@ public class FtpRouterTests
         var ckpt = TestModels.Stories260K;
         var o = new FtpOptions
         {
-            TokenSparsity = 0.2, Steps = 6, Batch = 2, SequenceLength = 32, FitnessWindows = 4,
+            TokenSparsity = 0.2,
+            Steps = 6,
+            Batch = 2,
+            SequenceLength = 32,
+            FitnessWindows = 4,
             Scheduler = new SchedulerOptions { Population = 3, Generations = 2 },
         };
         var r = FtpRouter.Train(ckpt, TestModels.CalibrationStream, o);

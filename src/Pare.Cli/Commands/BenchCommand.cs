@@ -84,51 +84,51 @@ public static class BenchCommand
                 }
                 var engineWeights = LlamaWeights.FromCheckpoint(source, WeightMatrixFactory.To(format));
                 foreach (int t in threadCounts)
-                foreach (var variant in variants)
-                {
-                    double[] beside = prefill ? [] : Probe(t), speeds;
-                    double cpuSeconds;
-                    JsonObject? routing = null;
-                    // The model's workers are gone before the probe after it, so none spins beside the probe's threads.
-                    using (var transformer = new Transformer(engineWeights, t) { Router = variant.Router })
+                    foreach (var variant in variants)
                     {
-                        speeds = prefill ? Prefill(transformer, n, r, out cpuSeconds) : Decode(transformer, n, r, out cpuSeconds);
-                        if (variant.Router != null) routing = RouteCommand.RoutingReport([transformer], checkpoint.Config.Layers);
+                        double[] beside = prefill ? [] : Probe(t), speeds;
+                        double cpuSeconds;
+                        JsonObject? routing = null;
+                        // The model's workers are gone before the probe after it, so none spins beside the probe's threads.
+                        using (var transformer = new Transformer(engineWeights, t) { Router = variant.Router })
+                        {
+                            speeds = prefill ? Prefill(transformer, n, r, out cpuSeconds) : Decode(transformer, n, r, out cpuSeconds);
+                            if (variant.Router != null) routing = RouteCommand.RoutingReport([transformer], checkpoint.Config.Layers);
+                        }
+                        if (!prefill) beside = [.. beside, .. Probe(t)];
+                        Array.Sort(speeds);
+                        double median = speeds[speeds.Length / 2];
+                        long bytes = engineWeights.BytesPerToken;
+                        var row = new JsonObject
+                        {
+                            ["format"] = format,
+                            ["threads"] = t,
+                            ["routing"] = variant.Name,
+                            ["token_sparsity"] = routing?["mean"]?.GetValue<double>() ?? 0,
+                            ["ideal_speedup"] = routing == null ? 1 : Math.Round(1 / (1 - routing["mean"]!.GetValue<double>()), 3),
+                            ["tokens_per_second_median"] = Math.Round(median, 2),
+                            ["tokens_per_second_min"] = Math.Round(speeds[0], 2),
+                            ["tokens_per_second_max"] = Math.Round(speeds[^1], 2),
+                            ["bytes_per_token"] = bytes,
+                            // Process CPU time (all threads, spinning workers included) per token over the timed runs:
+                            // on a loaded machine it shows what the kernels cost when wall time does not.
+                            ["cpu_ms_per_token"] = Math.Round(cpuSeconds * 1000 / (r * (double)n), 3),
+                        };
+                        if (!prefill)
+                        {
+                            double gb = bytes * median / 1e9, near = Median(beside);
+                            row["effective_gb_per_second"] = Math.Round(gb, 2);
+                            row["bandwidth_gb_per_second"] = Math.Round(near, 2);
+                            row["bandwidth_gb_per_second_min"] = Math.Round(beside.Min(), 2);
+                            row["bandwidth_gb_per_second_max"] = Math.Round(beside.Max(), 2);
+                            row["fraction_of_bandwidth"] = Math.Round(gb / near, 3);
+                            row["bandwidth_limit_tokens_per_second"] = Math.Round(near * 1e9 / bytes, 1);
+                        }
+                        if (variant.Router != null && results.LastOrDefault(x => x!["format"]!.GetValue<string>() == format && x["threads"]!.GetValue<int>() == t && x["routing"]!.GetValue<string>() == "dense") is { } dense)
+                            row["speedup"] = Math.Round(median / dense["tokens_per_second_median"]!.GetValue<double>(), 3);
+                        results.Add(row);
+                        console.MarkupLineInterpolated($"[grey]{format} × {t} threads, {variant.Name}: {median:F1} tok/s[/]");
                     }
-                    if (!prefill) beside = [.. beside, .. Probe(t)];
-                    Array.Sort(speeds);
-                    double median = speeds[speeds.Length / 2];
-                    long bytes = engineWeights.BytesPerToken;
-                    var row = new JsonObject
-                    {
-                        ["format"] = format,
-                        ["threads"] = t,
-                        ["routing"] = variant.Name,
-                        ["token_sparsity"] = routing?["mean"]?.GetValue<double>() ?? 0,
-                        ["ideal_speedup"] = routing == null ? 1 : Math.Round(1 / (1 - routing["mean"]!.GetValue<double>()), 3),
-                        ["tokens_per_second_median"] = Math.Round(median, 2),
-                        ["tokens_per_second_min"] = Math.Round(speeds[0], 2),
-                        ["tokens_per_second_max"] = Math.Round(speeds[^1], 2),
-                        ["bytes_per_token"] = bytes,
-                        // Process CPU time (all threads, spinning workers included) per token over the timed runs:
-                        // on a loaded machine it shows what the kernels cost when wall time does not.
-                        ["cpu_ms_per_token"] = Math.Round(cpuSeconds * 1000 / (r * (double)n), 3),
-                    };
-                    if (!prefill)
-                    {
-                        double gb = bytes * median / 1e9, near = Median(beside);
-                        row["effective_gb_per_second"] = Math.Round(gb, 2);
-                        row["bandwidth_gb_per_second"] = Math.Round(near, 2);
-                        row["bandwidth_gb_per_second_min"] = Math.Round(beside.Min(), 2);
-                        row["bandwidth_gb_per_second_max"] = Math.Round(beside.Max(), 2);
-                        row["fraction_of_bandwidth"] = Math.Round(gb / near, 3);
-                        row["bandwidth_limit_tokens_per_second"] = Math.Round(near * 1e9 / bytes, 1);
-                    }
-                    if (variant.Router != null && results.LastOrDefault(x => x!["format"]!.GetValue<string>() == format && x["threads"]!.GetValue<int>() == t && x["routing"]!.GetValue<string>() == "dense") is { } dense)
-                        row["speedup"] = Math.Round(median / dense["tokens_per_second_median"]!.GetValue<double>(), 3);
-                    results.Add(row);
-                    console.MarkupLineInterpolated($"[grey]{format} × {t} threads, {variant.Name}: {median:F1} tok/s[/]");
-                }
             }
             var bandwidth = new JsonObject();
             foreach (var row in results)
