@@ -89,6 +89,35 @@ public static class HfModelReader
         }
     }
 
+    /// <summary>
+    /// An integer field that must fit int32: a number too large is "out of range" (not "missing"), and a fraction,
+    /// a boolean or a string is not an integer at all.
+    /// </summary>
+    private static int JsonInt32(string path, string key, JsonElement v)
+    {
+        if (v.ValueKind != JsonValueKind.Number)
+            throw new PareFormatException(path, $"\"{key}\" is {v.GetRawText()}, not an integer");
+        if (v.TryGetInt32(out int i)) return i;
+        if (v.TryGetInt64(out long l) || IsWholeNumber(v.GetRawText()))
+            throw new PareFormatException(path, $"\"{key}\" = {v.GetRawText()} is out of range (at most {int.MaxValue})");
+        throw new PareFormatException(path, $"\"{key}\" is {v.GetRawText()}, not an integer");
+    }
+
+    private static bool IsWholeNumber(string raw) => raw.TrimStart('-').All(char.IsAsciiDigit);
+
+    /// <summary>bos/eos_token_id: null, a token id of the vocabulary, or (eos, as newer configs write) a list of them.</summary>
+    private static void CheckTokenIds(string path, string key, JsonElement v, int vocab)
+    {
+        if (v.ValueKind == JsonValueKind.Null) return;
+        var ids = v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().ToList() : [v];
+        foreach (var e in ids)
+        {
+            int id = JsonInt32(path, key, e);
+            if (id < 0 || id >= vocab)
+                throw new PareFormatException(path, $"\"{key}\" = {id} is out of range: the vocabulary has {vocab} tokens (0 to {vocab - 1})");
+        }
+    }
+
     public static ModelConfig ReadConfig(string configPath)
     {
         JsonDocument doc;
@@ -112,9 +141,9 @@ public static class HfModelReader
 
             int Int(string key, int? fallback = null)
             {
-                if (root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)) return i;
-                if (!root.TryGetProperty(key, out _) && fallback is { } f) return f;
-                throw new PareFormatException(configPath, $"\"{key}\" is missing or not an integer");
+                if (!root.TryGetProperty(key, out var v))
+                    return fallback ?? throw new PareFormatException(configPath, $"\"{key}\" is missing");
+                return JsonInt32(configPath, key, v);
             }
             float Float(string key, float fallback)
                 => !root.TryGetProperty(key, out var v) ? fallback
@@ -137,7 +166,10 @@ public static class HfModelReader
                 TiedEmbeddings = root.TryGetProperty("tie_word_embeddings", out var tie) && tie.ValueKind == JsonValueKind.True,
             };
             config.Validate(configPath);
-            if (root.TryGetProperty("head_dim", out var hd) && hd.ValueKind != JsonValueKind.Null && (!hd.TryGetInt32(out int headDim) || headDim != config.HeadDim))
+            foreach (var key in new[] { "bos_token_id", "eos_token_id" })
+                if (root.TryGetProperty(key, out var id))
+                    CheckTokenIds(configPath, key, id, config.VocabSize);
+            if (root.TryGetProperty("head_dim", out var hd) && hd.ValueKind != JsonValueKind.Null && (hd.ValueKind != JsonValueKind.Number || !hd.TryGetInt32(out int headDim) || headDim != config.HeadDim))
                 throw new PareFormatException(configPath, $"head_dim {hd.GetRawText()} differs from hidden_size / num_attention_heads = {config.HeadDim}");
             return config;
         }

@@ -103,12 +103,35 @@ public sealed class SafetensorsFile
                 order.Add(entry.Name);
                 ranges.Add((begin, end, entry.Name));
             }
-            ranges.Sort((a, b) => a.Begin.CompareTo(b.Begin));
-            for (int i = 1; i < ranges.Count; i++)
-                if (ranges[i].Begin < ranges[i - 1].End)
-                    throw new PareFormatException(path, $"tensors '{ranges[i - 1].Name}' and '{ranges[i].Name}' overlap in the data section");
+            CheckTiling(path, ranges, dataBytes);
             return new SafetensorsFile(path, tensors, metadata, order);
         }
+    }
+
+    /// <summary>
+    /// The spec (and the reference implementation's validate) requires the tensors' byte ranges to cover the data
+    /// section exactly: sorted, each begins where the previous ended, the first at 0 and the last at its end. A
+    /// header length off by a byte still parses when the JSON ends in padding, and shifts every tensor by that
+    /// byte; only this check notices.
+    /// </summary>
+    private static void CheckTiling(string path, List<(long Begin, long End, string Name)> ranges, long dataBytes)
+    {
+        ranges.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        long expected = 0;
+        string? previous = null;
+        foreach (var (begin, end, name) in ranges)
+        {
+            if (begin < expected)
+                throw new PareFormatException(path, $"tensors '{previous}' and '{name}' overlap in the data section (bytes [{begin}, {expected}))");
+            if (begin > expected)
+                throw new PareFormatException(path, previous == null
+                    ? $"the data section starts with {begin} bytes no tensor covers (tensor '{name}' begins at {begin}, expected 0)"
+                    : $"{begin - expected} bytes between tensors '{previous}' and '{name}' belong to no tensor (data offsets must tile the data section)");
+            expected = end;
+            previous = name;
+        }
+        if (expected != dataBytes)
+            throw new PareFormatException(path, $"the tensors cover {expected} bytes of data, the data section after the JSON header has {dataBytes} (a wrong header length or trailing bytes)");
     }
 
     private static (DType Type, long[] Shape, long Begin, long End) ParseEntry(string path, JsonProperty entry)
