@@ -62,49 +62,61 @@ public sealed class SafetensorsFile
         long dataStart = 8 + (long)headerLength;
         long dataBytes = file.Length - dataStart;
 
+        var headerBytes = file.Slice(8, (long)headerLength, "header");
+        // System.Text.Json parses invalid UTF-8 inside strings and only fails when a name is read, with another exception type.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes.Span))
+            throw new PareFormatException(path, "malformed safetensors JSON header: not valid UTF-8");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(file.Slice(8, (long)headerLength, "header"), new JsonDocumentOptions { MaxDepth = 16 });
+            doc = JsonDocument.Parse(headerBytes, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {
             throw new PareFormatException(path, $"malformed safetensors JSON header: {e.Message}", e);
         }
-        using (doc)
+        try
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new PareFormatException(path, $"safetensors header is a JSON {doc.RootElement.ValueKind}, not an object");
-
-            var tensors = new Dictionary<string, TensorData>(StringComparer.Ordinal);
-            var order = new List<string>();
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var ranges = new List<(long Begin, long End, string Name)>();
-            foreach (var entry in doc.RootElement.EnumerateObject())
+            using (doc)
             {
-                if (entry.Name == MetadataKey)
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new PareFormatException(path, $"safetensors header is a JSON {doc.RootElement.ValueKind}, not an object");
+
+                var tensors = new Dictionary<string, TensorData>(StringComparer.Ordinal);
+                var order = new List<string>();
+                var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+                var ranges = new List<(long Begin, long End, string Name)>();
+                foreach (var entry in doc.RootElement.EnumerateObject())
                 {
-                    if (entry.Value.ValueKind != JsonValueKind.Object)
-                        throw new PareFormatException(path, $"{MetadataKey} is not a JSON object");
-                    foreach (var kv in entry.Value.EnumerateObject())
-                        metadata[kv.Name] = kv.Value.ValueKind == JsonValueKind.String ? kv.Value.GetString()! : kv.Value.GetRawText();
-                    continue;
+                    if (entry.Name == MetadataKey)
+                    {
+                        if (entry.Value.ValueKind != JsonValueKind.Object)
+                            throw new PareFormatException(path, $"{MetadataKey} is not a JSON object");
+                        foreach (var kv in entry.Value.EnumerateObject())
+                            metadata[kv.Name] = kv.Value.ValueKind == JsonValueKind.String ? kv.Value.GetString()! : kv.Value.GetRawText();
+                        continue;
+                    }
+                    var (type, shape, begin, end) = ParseEntry(path, entry);
+                    if (end > dataBytes)
+                        throw new PareFormatException(path, $"tensor '{entry.Name}' data [{begin}, {end}) lies outside the data section ({dataBytes} bytes; truncated file?)");
+                    long expected;
+                    try { expected = DTypeInfo.ByteSize(type, shape.Aggregate(1L, (a, d) => checked(a * d)), shape.Length == 0 ? 1 : shape[^1]); }
+                    catch (OverflowException) { throw new PareFormatException(path, $"tensor '{entry.Name}' claims an absurd shape {TensorData.FormatShape(shape)}"); }
+                    if (end - begin != expected)
+                        throw new PareFormatException(path, $"tensor '{entry.Name}' has {end - begin} bytes of data, its dtype and shape {TensorData.FormatShape(shape)} need {expected}");
+                    if (!tensors.TryAdd(entry.Name, new TensorData(entry.Name, shape, type, file.Slice(dataStart + begin, end - begin, $"tensor '{entry.Name}'"))))
+                        throw new PareFormatException(path, $"tensor '{entry.Name}' appears twice in the header");
+                    order.Add(entry.Name);
+                    ranges.Add((begin, end, entry.Name));
                 }
-                var (type, shape, begin, end) = ParseEntry(path, entry);
-                if (end > dataBytes)
-                    throw new PareFormatException(path, $"tensor '{entry.Name}' data [{begin}, {end}) lies outside the data section ({dataBytes} bytes; truncated file?)");
-                long expected;
-                try { expected = DTypeInfo.ByteSize(type, shape.Aggregate(1L, (a, d) => checked(a * d)), shape.Length == 0 ? 1 : shape[^1]); }
-                catch (OverflowException) { throw new PareFormatException(path, $"tensor '{entry.Name}' claims an absurd shape {TensorData.FormatShape(shape)}"); }
-                if (end - begin != expected)
-                    throw new PareFormatException(path, $"tensor '{entry.Name}' has {end - begin} bytes of data, its dtype and shape {TensorData.FormatShape(shape)} need {expected}");
-                if (!tensors.TryAdd(entry.Name, new TensorData(entry.Name, shape, type, file.Slice(dataStart + begin, end - begin, $"tensor '{entry.Name}'"))))
-                    throw new PareFormatException(path, $"tensor '{entry.Name}' appears twice in the header");
-                order.Add(entry.Name);
-                ranges.Add((begin, end, entry.Name));
+                CheckTiling(path, ranges, dataBytes);
+                return new SafetensorsFile(path, tensors, metadata, order);
             }
-            CheckTiling(path, ranges, dataBytes);
-            return new SafetensorsFile(path, tensors, metadata, order);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A string value with an escape that is no valid UTF-16 (a lone surrogate) fails only when read.
+            throw new PareFormatException(path, $"malformed safetensors JSON header: {e.Message}", e);
         }
     }
 
