@@ -51,73 +51,73 @@ public sealed class Mutator(ulong seed)
             switch (Below(fields.Count > 0 ? 7 : 5))
             {
                 case 0: // truncation, mostly inside the header
-                {
-                    int at = Chance(60) ? Below(header + 1) : Below(bytes.Length + 1);
-                    bytes = bytes[..Math.Min(at, bytes.Length)];
-                    what.Add($"truncate to {bytes.Length}");
-                    break;
-                }
+                    {
+                        int at = Chance(60) ? Below(header + 1) : Below(bytes.Length + 1);
+                        bytes = bytes[..Math.Min(at, bytes.Length)];
+                        what.Add($"truncate to {bytes.Length}");
+                        break;
+                    }
                 case 1: // byte flips
-                {
-                    bytes = (byte[])bytes.Clone();
-                    int flips = 1 + Below(4);
-                    for (int i = 0; i < flips && bytes.Length > 0; i++)
                     {
-                        int at = Chance(70) ? Below(Math.Min(header, bytes.Length)) : Below(bytes.Length);
-                        byte mask = (byte)(1 << Below(8));
-                        if (Chance(30)) mask = (byte)(1 + Below(255));
-                        bytes[at] ^= mask;
-                        what.Add($"flip 0x{mask:x2} at {at}");
+                        bytes = (byte[])bytes.Clone();
+                        int flips = 1 + Below(4);
+                        for (int i = 0; i < flips && bytes.Length > 0; i++)
+                        {
+                            int at = Chance(70) ? Below(Math.Min(header, bytes.Length)) : Below(bytes.Length);
+                            byte mask = (byte)(1 << Below(8));
+                            if (Chance(30)) mask = (byte)(1 + Below(255));
+                            bytes[at] ^= mask;
+                            what.Add($"flip 0x{mask:x2} at {at}");
+                        }
+                        break;
                     }
-                    break;
-                }
                 case 2: // an aligned int32/int64 in the header set to an interesting value
-                {
-                    int width = Chance(50) ? 4 : 8;
-                    int at = Below(Math.Max(1, Math.Min(header, bytes.Length) / width)) * width;
-                    bytes = SetInteger(bytes, at, width, Interesting[Below(Interesting.Length)], what);
-                    break;
-                }
+                    {
+                        int width = Chance(50) ? 4 : 8;
+                        int at = Below(Math.Max(1, Math.Min(header, bytes.Length) / width)) * width;
+                        bytes = SetInteger(bytes, at, width, Interesting[Below(Interesting.Length)], what);
+                        break;
+                    }
                 case 3: // bytes inserted into or deleted from the header
-                {
-                    int at = Below(Math.Min(header, bytes.Length) + 1);
-                    int n = 1 + Below(16);
-                    if (Chance(50))
                     {
-                        var insert = new byte[n];
-                        for (int i = 0; i < n; i++) insert[i] = (byte)Next();
-                        bytes = [.. bytes.AsSpan(0, at), .. insert, .. bytes.AsSpan(at)];
-                        what.Add($"insert {n} bytes at {at}");
+                        int at = Below(Math.Min(header, bytes.Length) + 1);
+                        int n = 1 + Below(16);
+                        if (Chance(50))
+                        {
+                            var insert = new byte[n];
+                            for (int i = 0; i < n; i++) insert[i] = (byte)Next();
+                            bytes = [.. bytes.AsSpan(0, at), .. insert, .. bytes.AsSpan(at)];
+                            what.Add($"insert {n} bytes at {at}");
+                        }
+                        else
+                        {
+                            n = Math.Min(n, bytes.Length - at);
+                            bytes = [.. bytes.AsSpan(0, at), .. bytes.AsSpan(at + n)];
+                            what.Add($"delete {n} bytes at {at}");
+                        }
+                        break;
                     }
-                    else
-                    {
-                        n = Math.Min(n, bytes.Length - at);
-                        bytes = [.. bytes.AsSpan(0, at), .. bytes.AsSpan(at + n)];
-                        what.Add($"delete {n} bytes at {at}");
-                    }
-                    break;
-                }
                 case 4: // appended bytes
-                {
-                    int n = 1 + Below(64);
-                    bytes = [.. bytes, .. new byte[n]];
-                    what.Add($"append {n} bytes");
-                    break;
-                }
-                default: // a known header field
-                {
-                    var f = fields[Below(fields.Count)];
-                    long value = f.IsOffset && Chance(50)
-                        ? original.Length + (Chance(50) ? Below(64) : (long)Next() % (1L << 40))
-                        : Interesting[Below(Interesting.Length)];
-                    if (Chance(20)) value = (long)(Next() >> Below(64));
-                    if (f.Offset + f.Width <= bytes.Length)
                     {
-                        bytes = SetInteger(bytes, f.Offset, f.Width, value, what);
-                        what[^1] += $" ({f.Name})";
+                        int n = 1 + Below(64);
+                        bytes = [.. bytes, .. new byte[n]];
+                        what.Add($"append {n} bytes");
+                        break;
                     }
-                    break;
-                }
+                default: // a known header field
+                    {
+                        var f = fields[Below(fields.Count)];
+                        long value = f.IsOffset && Chance(50)
+                            ? original.Length + (Chance(50) ? Below(64) : (long)Next() % (1L << 40))
+                            : Interesting[Below(Interesting.Length)];
+                        if (Chance(20)) value = (long)(Next() >> Below(64));
+                        if (f.Offset + f.Width <= bytes.Length)
+                        {
+                            bytes = SetInteger(bytes, f.Offset, f.Width, value, what);
+                            what[^1] += $" ({f.Name})";
+                        }
+                        break;
+                    }
             }
         }
         return (bytes, string.Join("; ", what));
@@ -143,48 +143,49 @@ public sealed class Mutator(ulong seed)
         if (text.Length == 0) return bytes;
         switch (Below(5))
         {
-            case 0: case 1: // replace a number, literal or string value
-            {
-                var values = new List<(int Start, int Length)>();
-                for (int i = 0; i < text.Length; i++)
+            case 0:
+            case 1: // replace a number, literal or string value
                 {
-                    if (char.IsAsciiDigit(text[i]) || text[i] == '-' || text[i] is 't' or 'f' or 'n' && i > 0 && text[i - 1] is ':' or ' ' or '[' or ',')
+                    var values = new List<(int Start, int Length)>();
+                    for (int i = 0; i < text.Length; i++)
                     {
-                        int j = i;
-                        while (j < text.Length && (char.IsAsciiLetterOrDigit(text[j]) || text[j] is '-' or '+' or '.')) j++;
-                        if (j > i) values.Add((i, j - i));
-                        i = j;
+                        if (char.IsAsciiDigit(text[i]) || text[i] == '-' || text[i] is 't' or 'f' or 'n' && i > 0 && text[i - 1] is ':' or ' ' or '[' or ',')
+                        {
+                            int j = i;
+                            while (j < text.Length && (char.IsAsciiLetterOrDigit(text[j]) || text[j] is '-' or '+' or '.')) j++;
+                            if (j > i) values.Add((i, j - i));
+                            i = j;
+                        }
                     }
+                    if (values.Count == 0) goto default;
+                    var (start, length) = values[Below(values.Count)];
+                    var replacement = JsonReplacements[Below(JsonReplacements.Length)];
+                    what.Add($"json value at {start} '{text.Substring(start, length)}' -> {replacement}");
+                    text = string.Concat(text.AsSpan(0, start), replacement, text.AsSpan(start + length));
+                    break;
                 }
-                if (values.Count == 0) goto default;
-                var (start, length) = values[Below(values.Count)];
-                var replacement = JsonReplacements[Below(JsonReplacements.Length)];
-                what.Add($"json value at {start} '{text.Substring(start, length)}' -> {replacement}");
-                text = string.Concat(text.AsSpan(0, start), replacement, text.AsSpan(start + length));
-                break;
-            }
             case 2: // delete a character
-            {
-                int at = Below(text.Length);
-                what.Add($"json delete '{text[at]}' at {at}");
-                text = text.Remove(at, 1);
-                break;
-            }
+                {
+                    int at = Below(text.Length);
+                    what.Add($"json delete '{text[at]}' at {at}");
+                    text = text.Remove(at, 1);
+                    break;
+                }
             case 3: // insert structure
-            {
-                int at = Below(text.Length + 1);
-                var insert = "{}[]:,\"0-e."[Below(11)].ToString();
-                what.Add($"json insert '{insert}' at {at}");
-                text = text.Insert(at, insert);
-                break;
-            }
+                {
+                    int at = Below(text.Length + 1);
+                    var insert = "{}[]:,\"0-e."[Below(11)].ToString();
+                    what.Add($"json insert '{insert}' at {at}");
+                    text = text.Insert(at, insert);
+                    break;
+                }
             default: // truncate the text
-            {
-                int at = Below(text.Length);
-                what.Add($"json truncate to {at} chars");
-                text = text[..at];
-                break;
-            }
+                {
+                    int at = Below(text.Length);
+                    what.Add($"json truncate to {at} chars");
+                    text = text[..at];
+                    break;
+                }
         }
         return Encoding.UTF8.GetBytes(text);
     }
