@@ -45,6 +45,19 @@ public class ConvertCommandTests
     }
 
     [Fact]
+    public void SynthGgufNeedsATokenizerAndEmbedsIt()
+    {
+        using var dir = new TempDir();
+        var refused = CliRunner.Run("synth", "--shape", "stories260k", "--format", "gguf", "--out", dir.File("s.gguf"), "--json");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("--tokenizer", refused.Json().GetProperty("error").GetString());
+        var r = CliRunner.Run("synth", "--shape", "stories260k", "--format", "gguf", "--tokenizer", Shared.Stories260KTokenizer, "--out", dir.File("s.gguf"), "--json");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var vocab = Pare.Core.Formats.Gguf.GgufVocabulary.Read(Pare.Core.Formats.Gguf.GgufFile.Open(dir.File("s.gguf")))!;
+        Assert.Equal(512, vocab.Tokens.Length);
+    }
+
+    [Fact]
     public void GgufFromLlama2cEmbedsTheTokenizerBesideIt()
     {
         using var dir = new TempDir();
