@@ -60,4 +60,22 @@ public class FuzzFindingsTests
         Assert.Contains("config.json", e.Message);
         Assert.Contains("not valid UTF-8", e.Message);
     }
+
+    [Fact]
+    public void GgufEmbeddingOfAnUnknownTypeWithAHugeShapeIsAFormatError()
+    {
+        // Found reading the code the fuzzer exercises: an unknown type skips the size checks, and the embedding's
+        // row count (the vocabulary size) was then cast with checked() and overflowed.
+        using var dir = new TempDir();
+        var bytes = File.ReadAllBytes(Shared.Stories260KGguf);
+        var needle = new byte[8 + "token_embd.weight".Length];
+        BinaryPrimitives.WriteUInt64LittleEndian(needle, (ulong)(needle.Length - 8));
+        Encoding.ASCII.GetBytes("token_embd.weight").CopyTo(needle, 8);
+        int at = bytes.AsSpan().IndexOf(needle) + needle.Length; // n_dims, ne0 (64), ne1 (512), type
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(at + 4 + 8), 1UL << 33);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at + 4 + 16), 12); // q4_k: a type Pare cannot size
+        File.WriteAllBytes(dir.File("m.gguf"), bytes);
+        var e = Assert.Throws<PareFormatException>(() => ModelLoader.Load(dir.File("m.gguf")));
+        Assert.Contains("token_embd.weight", e.Message);
+    }
 }
