@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Pare.Engine;
 using Pare.Eval;
@@ -35,20 +34,8 @@ public static class EvalCommand
             var checkpoint = model.LoadModel(parse);
             var tokenizer = model.LoadTokenizer(parse, checkpoint);
             var weights = LlamaWeights.FromCheckpoint(checkpoint);
-            var text = EvalText.Read(parse.GetValue(data)!);
-            var (from, to) = ParseSlice(parse.GetValue(slice)!);
             var fmt = parse.GetValue(format)!;
-            int[] tokens;
-            if (fmt == "tinystories")
-            {
-                var stories = EvalText.Stories(text);
-                tokens = EvalText.TinyStoriesTokens(Take(stories, from, to), tokenizer);
-            }
-            else
-            {
-                var rows = text.Replace("\r\n", "\n").Split('\n').ToList();
-                tokens = EvalText.RawTextTokens(string.Join("\n", Take(rows, from, to)), tokenizer);
-            }
+            var tokens = EvalText.Tokens(parse.GetValue(data)!, fmt, TextSlice.Parse(parse.GetValue(slice)!), tokenizer);
 
             int w = parse.GetValue(window);
             int total = Math.Min(tokens.Length / w, parse.GetValue(maxWindows) ?? int.MaxValue);
@@ -75,22 +62,5 @@ public static class EvalCommand
             };
         }, (console, r) => console.MarkupLineInterpolated($"perplexity [bold]{(double)r["ppl"]!:F4}[/] (mean NLL {(double)r["mean_nll"]!:F6}) over {r["windows"]} windows of {r["window"]} tokens, {r["seconds"]:F1} s")));
         return cmd;
-    }
-
-    internal static (double From, double To) ParseSlice(string s)
-    {
-        var parts = s.Split(':');
-        if (parts.Length == 2
-            && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var a)
-            && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var b)
-            && a >= 0 && b <= 1 && a < b)
-            return (a, b);
-        throw new ArgumentException($"--slice must be FROM:TO fractions with 0 ≤ FROM < TO ≤ 1, got '{s}'");
-    }
-
-    internal static IEnumerable<T> Take<T>(IReadOnlyList<T> items, double from, double to)
-    {
-        int a = (int)Math.Round(items.Count * from), b = (int)Math.Round(items.Count * to);
-        for (int i = a; i < b; i++) yield return items[i];
     }
 }
