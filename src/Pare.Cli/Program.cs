@@ -4,6 +4,7 @@ using Pare.Cli.Commands;
 
 var root = new RootCommand("Pare: load, compress, accelerate and measure decoder-only language models");
 root.Options.Add(CliContext.Json);
+root.Options.Add(CliContext.Verbose);
 foreach (var command in new[]
 {
     InfoCommand.Create(),

@@ -30,6 +30,22 @@ public static class EvalText
         return tokenizer.Encode(string.Join("\n\n", rows), addBos: true);
     }
 
+    /// <summary>
+    /// The token stream of a text file under a protocol ("tinystories" or "raw"), from the fraction
+    /// [<paramref name="slice"/>.From, .To) of its stories (tinystories) or rows (raw): what `eval ppl` evaluates and
+    /// `prune` calibrates on, so disjoint slices of one file never share a story.
+    /// </summary>
+    public static int[] Tokens(string path, string format, TextSlice slice, ITokenizer tokenizer)
+    {
+        var text = Read(path);
+        if (format == "tinystories")
+            return TinyStoriesTokens(slice.Take(Stories(text)), tokenizer);
+        if (format != "raw")
+            throw new ArgumentException($"unknown text format '{format}' (tinystories or raw)");
+        var rows = text.Replace("\r\n", "\n").Split('\n');
+        return RawTextTokens(string.Join("\n", slice.Take(rows)), tokenizer);
+    }
+
     /// <summary>Reads a text file, naming it in the error when missing.</summary>
     public static string Read(string path)
         => File.Exists(path) ? File.ReadAllText(path) : throw new PareFormatException(path, "data file not found");

@@ -12,7 +12,9 @@ public class ConvertCommandTests
         string input = Shared.Stories260K;
         foreach (var (format, output) in hops)
         {
-            var r = CliRunner.Run("convert", "--model", input, "--to", format, "--out", output, "--json");
+            // The HF folder keeps no tokenizer, so the GGUF hop is given the one its vocabulary comes from.
+            string[] tokenizer = format == "gguf" ? ["--tokenizer", Shared.Stories260KTokenizer] : [];
+            var r = CliRunner.Run(["convert", "--model", input, "--to", format, "--out", output, .. tokenizer, "--json"]);
             Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
             var json = r.Json();
             Assert.Equal(format, json.GetProperty("output_format").GetString());
@@ -26,6 +28,33 @@ public class ConvertCommandTests
             "--prompt", reference.GetProperty("prompt").GetString()!, "--max-tokens", "200", "--temperature", "0", "--json");
         Assert.Equal(0, gen.ExitCode);
         Assert.Equal(Shared.Ints(reference.GetProperty("generated_ids")), Shared.Ints(gen.Json().GetProperty("generated_ids")));
+    }
+
+    [Fact]
+    public void GgufWithoutAVocabularyIsRefusedAndSaysHowToGiveOne()
+    {
+        using var dir = new TempDir();
+        var hf = CliRunner.Run("convert", "--model", Shared.Stories260K, "--to", "safetensors", "--out", dir.File("hf"), "--json");
+        Assert.Equal(0, hf.ExitCode);
+        var r = CliRunner.Run("convert", "--model", dir.File("hf"), "--to", "gguf", "--out", dir.File("m.gguf"), "--json");
+        Assert.Equal(1, r.ExitCode);
+        var error = r.Json().GetProperty("error").GetString()!;
+        Assert.Contains("vocabulary", error);
+        Assert.Contains("--tokenizer", error);
+        Assert.False(File.Exists(dir.File("m.gguf")));
+    }
+
+    [Fact]
+    public void SynthGgufNeedsATokenizerAndEmbedsIt()
+    {
+        using var dir = new TempDir();
+        var refused = CliRunner.Run("synth", "--shape", "stories260k", "--format", "gguf", "--out", dir.File("s.gguf"), "--json");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("--tokenizer", refused.Json().GetProperty("error").GetString());
+        var r = CliRunner.Run("synth", "--shape", "stories260k", "--format", "gguf", "--tokenizer", Shared.Stories260KTokenizer, "--out", dir.File("s.gguf"), "--json");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var vocab = Pare.Core.Formats.Gguf.GgufVocabulary.Read(Pare.Core.Formats.Gguf.GgufFile.Open(dir.File("s.gguf")))!;
+        Assert.Equal(512, vocab.Tokens.Length);
     }
 
     [Fact]

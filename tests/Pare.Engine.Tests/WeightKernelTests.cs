@@ -1,3 +1,4 @@
+using Pare.Core.Sparsity;
 using Pare.Core.Tensors;
 using Pare.Engine.Kernels;
 using Pare.Engine.Weights;

@@ -235,4 +235,23 @@ public class PruningPropertyTests(ITestOutputHelper output)
             }
         }
     }
+
+    [Theory]
+    [InlineData("0.5")]
+    [InlineData("0.3")]
+    [InlineData("2:4")]
+    [InlineData("4:8")]
+    public void MagnitudePrunerIsTheSharedMagnitudeDefinition(string pattern)
+    {
+        // `prune --method magnitude` and the Engine's sparse formats must make the same model: the pruner's output is
+        // MagnitudePruning's, on an odd-sized matrix where rounding and flooring the quota would differ.
+        var rng = new Random(3);
+        const int rows = 7, cols = 13;
+        var values = Enumerable.Range(0, rows * cols).Select(_ => (float)Math.Round(rng.NextDouble() * 8 - 4, 1)).ToArray();
+        using var weight = tensor(values, [rows, cols]);
+        var p = SparsityPattern.Parse(pattern);
+        using var pruned = new MagnitudePruner().Prune(weight, null!, p, null);
+        var expected = p.IsNm ? MagnitudePruning.NM(values, rows, cols, p.N, p.M) : MagnitudePruning.Unstructured(values, p.Ratio);
+        Assert.Equal(expected, pruned.data<float>().ToArray());
+    }
 }

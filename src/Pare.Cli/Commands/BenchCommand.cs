@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Pare.Engine;
 using Pare.Engine.Kernels;
 using Pare.Engine.Weights;
+using Pare.Eval;
 using Spectre.Console;
 
 namespace Pare.Cli.Commands;
@@ -116,7 +117,7 @@ public static class BenchCommand
                         };
                         if (!prefill)
                         {
-                            double gb = bytes * median / 1e9, near = Median(beside);
+                            double gb = bytes * median / 1e9, near = Median.Of(beside);
                             row["effective_gb_per_second"] = Math.Round(gb, 2);
                             row["bandwidth_gb_per_second"] = Math.Round(near, 2);
                             row["bandwidth_gb_per_second_min"] = Math.Round(beside.Min(), 2);
@@ -134,13 +135,13 @@ public static class BenchCommand
             foreach (var row in results)
             {
                 if (row!["effective_gb_per_second"] is { } gb)
-                    row["fraction_of_run_bandwidth"] = Math.Round(gb.GetValue<double>() / Median(probes[row["threads"]!.GetValue<int>()]), 3);
+                    row["fraction_of_run_bandwidth"] = Math.Round(gb.GetValue<double>() / Median.Of(probes[row["threads"]!.GetValue<int>()]), 3);
             }
             foreach (var (t, gb) in probes)
             {
                 bandwidth[t.ToString()] = new JsonObject
                 {
-                    ["median"] = Math.Round(Median(gb), 2),
+                    ["median"] = Math.Round(Median.Of(gb), 2),
                     ["min"] = Math.Round(gb.Min(), 2),
                     ["max"] = Math.Round(gb.Max(), 2),
                     ["passes"] = gb.Count,
@@ -161,12 +162,6 @@ public static class BenchCommand
             };
         }, Render));
         return cmd;
-    }
-
-    private static double Median(IReadOnlyCollection<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>Warm-up lasts at least this long, so tiered JIT has replaced every hot method with optimised code.</summary>

@@ -6,6 +6,7 @@ using Pare.Core;
 using Pare.Engine;
 using Pare.Engine.Sampling;
 using Pare.Engine.Speculative;
+using Pare.Eval;
 using Spectre.Console;
 
 namespace Pare.Cli.Commands;
@@ -27,7 +28,7 @@ public static class BenchSpeculativeCommand
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate per prompt", DefaultValueFactory = _ => 128 };
         var limit = new Option<int?>("--limit") { Description = "Use only the first N prompts" };
         var repeats = new Option<int>("--repeats") { Description = "Timed repeats (median reported)", DefaultValueFactory = _ => 3 };
-        var adaptive = new Option<float>("--adaptive") { Description = "Adaptive draft length: stop drafting below this draft confidence (0 = off)" };
+        var adaptive = AdaptiveOption.Create();
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy (default); otherwise speculative sampling", DefaultValueFactory = _ => 0f };
         var cmd = new Command("speculative", "Speed-up of speculative decoding per drafter against plain decoding");
         model.AddTo(cmd);
@@ -51,7 +52,7 @@ public static class BenchSpeculativeCommand
             foreach (var spec in specs)
             {
                 if (spec.Trim() == "oracle" && sampling.Temperature != 0) throw new ArgumentException("the oracle drafter replays greedy output; use it with --temperature 0");
-                IDrafter drafter = spec.Trim() == "oracle" ? oracle : DrafterSpec.Create(spec, target, parse.GetValue(adaptive));
+                IDrafter drafter = spec.Trim() == "oracle" ? oracle : DrafterSpec.Create(spec, target, AdaptiveOption.Threshold(parse, adaptive));
                 foreach (int k in kList) decoders.Add(new SpeculativeDecoder(target, drafter, k));
             }
 
@@ -107,11 +108,11 @@ public static class BenchSpeculativeCommand
                 }
             });
 
-            double plainSeconds = Median(plainTimes);
+            double plainSeconds = Median.Of(plainTimes);
             var rows = new JsonArray();
             for (int j = 0; j < decoders.Count; j++)
             {
-                double seconds = Median(specTimes[j]);
+                double seconds = Median.Of(specTimes[j]);
                 rows.Add(new JsonObject
                 {
                     ["drafter"] = decoders[j].Drafter.Name,
@@ -178,11 +179,5 @@ public static class BenchSpeculativeCommand
             if (list.Count == limit) break;
         }
         return list;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var s = values.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 }

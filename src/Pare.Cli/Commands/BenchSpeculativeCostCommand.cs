@@ -6,6 +6,7 @@ using Pare.Core.Synthesis;
 using Pare.Engine;
 using Pare.Engine.Speculative;
 using Pare.Engine.Weights;
+using Pare.Eval;
 using Spectre.Console;
 
 namespace Pare.Cli.Commands;
@@ -26,7 +27,7 @@ public static class BenchSpeculativeCostCommand
         var threads = new Option<int>("--threads") { Description = "Worker threads", DefaultValueFactory = _ => 1 };
         var position = new Option<int>("--position") { Description = "Context length at which the forwards run", DefaultValueFactory = _ => 128 };
         var maxK = new Option<int>("--max-k") { Description = "Largest draft length", DefaultValueFactory = _ => 8 };
-        var drafters = new Option<string>("--drafters") { Description = "Self-drafts to cost: layers=N, int8, int4, f16, 2:4", DefaultValueFactory = _ => "int8,int4,2:4,layers=1,layers=2" };
+        var drafters = new Option<string>("--drafters") { Description = "Drafters to cost: layers=N, int8, int4, f16, 2:4, model:PATH; lookup and oracle cost 0 (no model)", DefaultValueFactory = _ => "int8,int4,2:4,layers=1,layers=2" };
         var repeats = new Option<int>("--repeats") { Description = "Timed forwards per measurement (median)", DefaultValueFactory = _ => 7 };
         var tauFile = new Option<string?>("--tau") { Description = "JSON from `pare bench speculative --json`: predict speed-ups for its τ" };
         var cmd = new Command("speculative-cost", "Cost of verifying k tokens and of self-drafts, relative to one decode step; predicted speed-ups");
@@ -53,10 +54,21 @@ public static class BenchSpeculativeCostCommand
             var target = new Transformer(weights, nThreads);
             var c = new double[kMax + 2];
             var draftCost = new JsonObject();
+            var modelFree = new List<string>();
             console.Status().Start("timing forwards", _ =>
             {
-                var drafts = parse.GetValue(drafters)!.Split(',', StringSplitOptions.RemoveEmptyEntries)
-                    .Select(spec => (TransformerDrafter)DrafterSpec.Create(spec, target, 0f)).ToArray();
+                var drafts = new List<TransformerDrafter>();
+                foreach (var spec in parse.GetValue(drafters)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    // Prompt lookup and the oracle evaluate no model: their draft cost is zero model steps.
+                    if (spec is "lookup" or "oracle")
+                    {
+                        modelFree.Add(spec);
+                        continue;
+                    }
+                    drafts.Add(DrafterSpec.Create(spec, target, 0f) as TransformerDrafter
+                        ?? throw new ArgumentException($"drafter '{spec}' runs no model forward that could be timed; cost self-drafts (layers=N, int8, int4, f16, 2:4) or model:PATH"));
+                }
                 // Two passes, the first discarded: every shape and kernel is JIT-optimised before it is timed
                 // (otherwise the first batched shape timed runs tier-0 code and looks several times too slow).
                 // Batch sizes (and the drafts beside the one-token step) are timed in turn within each repeat, so
@@ -66,9 +78,10 @@ public static class BenchSpeculativeCostCommand
                     var models = Enumerable.Range(1, kMax + 1).Select(n => (target, n)).Concat(drafts.Select(d => (d.Model, 1))).ToArray();
                     var times = TimeInTurn(models, pos, pass == 0 ? 1 : reps);
                     for (int n = 1; n <= kMax + 1; n++) c[n] = times[n - 1];
-                    for (int i = 0; i < drafts.Length; i++)
+                    for (int i = 0; i < drafts.Count; i++)
                         draftCost[drafts[i].Name] = Math.Round(times[kMax + 1 + i] / c[1], 4);
                 }
+                foreach (var name in modelFree) draftCost[name] = 0.0;
             });
 
             var verify = new JsonObject();
@@ -145,7 +158,7 @@ public static class BenchSpeculativeCostCommand
                 times[j][rep] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             }
         }
-        return times.Select(t => t.Order().ElementAt(repeats / 2)).ToArray();
+        return times.Select(Median.Of).ToArray();
     }
 
     private static void Render(IAnsiConsole console, JsonObject result)

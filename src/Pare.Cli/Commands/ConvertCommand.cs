@@ -3,8 +3,6 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Pare.Core;
 using Pare.Core.Formats;
-using Pare.Core.Formats.Gguf;
-using Pare.Core.Formats.Safetensors;
 using Pare.Core.Tensors;
 using Pare.Core.Tokenizers;
 using Pare.Engine.Weights;
@@ -15,7 +13,7 @@ namespace Pare.Cli.Commands;
 /// <summary>pare convert: any readable model format → safetensors (HF folder), GGUF or llama2.c.</summary>
 public static class ConvertCommand
 {
-    public static readonly string[] Targets = ["safetensors", "gguf", "llama2c"];
+    public static readonly string[] Targets = ModelWriter.Formats;
 
     public static Command Create()
     {
@@ -44,24 +42,13 @@ public static class ConvertCommand
             if (checkpoint.Tensors.Values.Any(t => t.Type is DType.Q8_0 or DType.Q4_0) && target != "gguf")
                 notes.Add($"{target} has no q8_0/q4_0 storage: those tensors are written dequantised to f32");
             VocabularyData? vocabulary = null;
-            if (target == "gguf")
-            {
-                vocabulary = checkpoint.Vocabulary ?? FindVocabulary(parse.GetValue(model.Tokenizer), checkpoint);
-                if (vocabulary == null) notes.Add("no vocabulary embedded: none in the model and no tokenizer given or beside it");
-            }
+            if (target == ModelWriter.Gguf)
+                vocabulary = VocabularyFinder.Find(checkpoint, parse.GetValue(model.Tokenizer));
             else if (checkpoint.Vocabulary != null)
                 notes.Add($"the embedded vocabulary is not written: {target} keeps the tokenizer in its own file");
 
-            console.Status().Start($"writing {target} to {path}", _ =>
-            {
-                switch (target)
-                {
-                    case "gguf": GgufWriter.Write(checkpoint, path, vocabulary); break;
-                    case "safetensors": HfWriter.Write(checkpoint, path); break;
-                    default: Llama2cWriter.Write(checkpoint, path); break;
-                }
-            });
-            long bytes = Directory.Exists(path) ? new DirectoryInfo(path).EnumerateFiles().Sum(f => f.Length) : new FileInfo(path).Length;
+            console.Status().Start($"writing {target} to {path}", _ => ModelWriter.Write(checkpoint, path, target, vocabulary));
+            long bytes = ModelWriter.SizeOf(path);
             return new JsonObject
             {
                 ["input"] = checkpoint.Source,
@@ -81,27 +68,5 @@ public static class ConvertCommand
             foreach (var n in r["notes"]!.AsArray()) console.MarkupLineInterpolated($"[yellow]note:[/] {n}");
         }));
         return cmd;
-    }
-
-    /// <summary>
-    /// The vocabulary to embed in GGUF when the model carries none: the given tokenizer file, else one beside the
-    /// model (tokenizer.model, tokenizer.bin, tok{vocab}.bin). It must have the model's vocabulary size.
-    /// </summary>
-    internal static VocabularyData? FindVocabulary(string? given, Checkpoint checkpoint)
-    {
-        int vocab = checkpoint.Config.VocabSize;
-        string? path = given;
-        if (path == null)
-        {
-            var dir = Directory.Exists(checkpoint.Source) ? checkpoint.Source : Path.GetDirectoryName(Path.GetFullPath(checkpoint.Source))!;
-            path = new[] { "tokenizer.model", "tokenizer.bin", $"tok{vocab}.bin" }.Select(n => Path.Combine(dir, n)).FirstOrDefault(File.Exists);
-            if (path == null) return null;
-        }
-        var data = path.EndsWith(".model", StringComparison.OrdinalIgnoreCase) ? SentencePieceModelReader.Read(path)
-            : path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? GgufVocabulary.Read(GgufFile.Open(path)) ?? throw new PareFormatException(path, "no vocabulary in this GGUF file")
-            : Llama2cVocabulary.Read(path, vocab);
-        if (data.Tokens.Length != vocab)
-            throw new ArgumentException($"{path}: tokenizer has {data.Tokens.Length} tokens, the model's vocabulary has {vocab}");
-        return data;
     }
 }

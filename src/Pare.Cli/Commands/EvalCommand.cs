@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Pare.Engine;
 using Pare.Eval;
@@ -55,8 +54,8 @@ public static class EvalCommand
             {
                 if (name is TinyStoriesCloze.CompletionName or TinyStoriesCloze.ChoiceName)
                 {
-                    var (from, to) = ParseSlice(parse.GetValue(slice)!);
-                    var all = Take(EvalText.Stories(EvalText.Read(parse.GetValue(stories)!)), from, to).ToList();
+                    var textSlice = TextSlice.Parse(parse.GetValue(slice)!);
+                    var all = textSlice.Take(EvalText.Stories(EvalText.Read(parse.GetValue(stories)!))).ToList();
                     list.Add(name == TinyStoriesCloze.CompletionName ? TinyStoriesCloze.Completion(all, n) : TinyStoriesCloze.MultipleChoice(all, limit: n));
                 }
                 else if (StandardTasks.Contains(name))
@@ -117,8 +116,8 @@ public static class EvalCommand
         foreach (var o in new Option[] { data, slice, choices, limit, seed, output }) cmd.Options.Add(o);
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
-            var (from, to) = ParseSlice(parse.GetValue(slice)!);
-            var stories = Take(EvalText.Stories(EvalText.Read(parse.GetValue(data)!)), from, to).ToList();
+            var textSlice = TextSlice.Parse(parse.GetValue(slice)!);
+            var stories = textSlice.Take(EvalText.Stories(EvalText.Read(parse.GetValue(data)!))).ToList();
             int k = parse.GetValue(choices);
             var task = k == 1 ? TinyStoriesCloze.Completion(stories, parse.GetValue(limit)) : TinyStoriesCloze.MultipleChoice(stories, k, parse.GetValue(seed), parse.GetValue(limit));
             var path = parse.GetValue(output)!;
@@ -155,20 +154,8 @@ public static class EvalCommand
                 models.Add(m);
                 return m;
             }
-            var text = EvalText.Read(parse.GetValue(data)!);
-            var (from, to) = ParseSlice(parse.GetValue(slice)!);
             var fmt = parse.GetValue(format)!;
-            int[] tokens;
-            if (fmt == "tinystories")
-            {
-                var stories = EvalText.Stories(text);
-                tokens = EvalText.TinyStoriesTokens(Take(stories, from, to), tokenizer);
-            }
-            else
-            {
-                var rows = text.Replace("\r\n", "\n").Split('\n').ToList();
-                tokens = EvalText.RawTextTokens(string.Join("\n", Take(rows, from, to)), tokenizer);
-            }
+            var tokens = EvalText.Tokens(parse.GetValue(data)!, fmt, TextSlice.Parse(parse.GetValue(slice)!), tokenizer);
 
             int w = parse.GetValue(window);
             int total = Math.Min(tokens.Length / w, parse.GetValue(maxWindows) ?? int.MaxValue);
@@ -197,22 +184,5 @@ public static class EvalCommand
             };
         }, (console, r) => console.MarkupLineInterpolated($"perplexity [bold]{(double)r["ppl"]!:F4}[/] (mean NLL {(double)r["mean_nll"]!:F6}) over {r["windows"]} windows of {r["window"]} tokens, {r["seconds"]:F1} s")));
         return cmd;
-    }
-
-    internal static (double From, double To) ParseSlice(string s)
-    {
-        var parts = s.Split(':');
-        if (parts.Length == 2
-            && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var a)
-            && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var b)
-            && a >= 0 && b <= 1 && a < b)
-            return (a, b);
-        throw new ArgumentException($"--slice must be FROM:TO fractions with 0 ≤ FROM < TO ≤ 1, got '{s}'");
-    }
-
-    internal static IEnumerable<T> Take<T>(IReadOnlyList<T> items, double from, double to)
-    {
-        int a = (int)Math.Round(items.Count * from), b = (int)Math.Round(items.Count * to);
-        for (int i = a; i < b; i++) yield return items[i];
     }
 }

@@ -25,13 +25,12 @@ public static class GenerateCommand
         var draftSelf = new Option<string?>("--draft-self") { Description = "Speculative decoding with a self-draft: int8, int4, 2:4 or layers=N" };
         var lookup = new Option<bool>("--lookup") { Description = "Speculative decoding with prompt lookup" };
         var k = new Option<int>("--k") { Description = "Tokens drafted per round", DefaultValueFactory = _ => 4 };
-        var adaptive = new Option<bool>("--adaptive") { Description = "Stop drafting when the draft's confidence falls below --adaptive-threshold" };
-        var adaptiveThreshold = new Option<float>("--adaptive-threshold") { Description = "Draft confidence (top probability) below which drafting stops", DefaultValueFactory = _ => 0.4f };
+        var adaptive = AdaptiveOption.Create();
         var weights = new Option<string?>("--weights") { Description = $"Run the matrices in this format: {string.Join(", ", WeightFormats.All)} (default: as stored; sparse formats keep the zeros they are given)" };
         var routers = RouteCommand.RoutersOption();
         var cmd = new Command("generate", "Generate text from a prompt");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed, draft, draftSelf, lookup, k, adaptive, adaptiveThreshold, weights, routers }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { prompt, maxTokens, temperature, topK, topP, seed, draft, draftSelf, lookup, k, adaptive, weights, routers }) cmd.Options.Add(o);
 
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
@@ -64,7 +63,7 @@ public static class GenerateCommand
             SpeculativeStats? stats = null;
             if (specs.Length == 1)
             {
-                float threshold = parse.GetValue(adaptive) ? parse.GetValue(adaptiveThreshold) : 0f;
+                float threshold = AdaptiveOption.Threshold(parse, adaptive);
                 var drafter = DrafterSpec.Create(specs[0], transformer, threshold);
                 var spec = new SpeculativeDecoder(transformer, drafter, parse.GetValue(k)).Generate(promptIds, parse.GetValue(maxTokens), sampling, stopToken: tokenizer.BosId, onToken: Show);
                 result = spec.Generation;

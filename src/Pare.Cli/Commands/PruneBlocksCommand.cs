@@ -5,6 +5,7 @@ using Pare.Core;
 using Pare.Core.Formats;
 using Pare.Core.Formats.Gguf;
 using Pare.Core.Formats.Safetensors;
+using Pare.Core.Tokenizers;
 using Pare.Engine;
 using Pare.Eval;
 using Pare.Torch.Pruning;
@@ -46,8 +47,8 @@ public static class PruneBlocksCommand
             int threads = Math.Max(1, parse.GetValue(model.Threads));
             TorchSharp.torch.set_num_threads(threads);
 
-            var (from, to) = EvalCommand.ParseSlice(parse.GetValue(calibrationSlice)!);
-            var stream = EvalText.TinyStoriesTokens(EvalCommand.Take(EvalText.Stories(EvalText.Read(parse.GetValue(calibration)!)), from, to), tokenizer);
+            var textSlice = TextSlice.Parse(parse.GetValue(calibrationSlice)!);
+            var stream = EvalText.TinyStoriesTokens(textSlice.Take(EvalText.Stories(EvalText.Read(parse.GetValue(calibration)!))), tokenizer);
             int len = parse.GetValue(seqlen);
             var windows = CalibrationSamples.Draw(stream, parse.GetValue(samples), len, parse.GetValue(seed));
             var flat = windows.SelectMany(w => w).ToArray();
@@ -81,7 +82,7 @@ public static class PruneBlocksCommand
                 : outPath.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? "llama2c" : "safetensors");
             switch (outFormat)
             {
-                case "gguf": GgufWriter.Write(pruned, outPath, checkpoint.Vocabulary ?? ConvertCommand.FindVocabulary(parse.GetValue(model.Tokenizer), checkpoint)); break;
+                case "gguf": GgufWriter.Write(pruned, outPath, VocabularyFinder.Find(checkpoint, parse.GetValue(model.Tokenizer))); break;
                 case "llama2c": Llama2cWriter.Write(pruned, outPath); break;
                 default: HfWriter.Write(pruned, outPath); break;
             }

@@ -6,6 +6,7 @@ using Pare.Core.Formats;
 using Pare.Core.Formats.Gguf;
 using Pare.Core.Formats.Safetensors;
 using Pare.Core.Sparsity;
+using Pare.Core.Tokenizers;
 using Pare.Eval;
 using Pare.Torch;
 using Pare.Torch.Pruning;
@@ -51,7 +52,7 @@ public static class PruneCommand
         var lambdaMix = new Option<double>("--lambda-mix") { Description = "mgpp: the slab's mixing weight λ", DefaultValueFactory = _ => priorDefaults.SlabWeight };
         var output = new Option<string>("--out") { Description = "Output model path", Required = true };
         var format = new Option<string?>("--format") { Description = "safetensors (HF folder), gguf or llama2c (default: from --out: .gguf → gguf, .bin → llama2c, otherwise safetensors)" };
-        format.AcceptOnlyFromAmong("safetensors", "gguf", "llama2c");
+        format.AcceptOnlyFromAmong(ModelWriter.Formats);
         var cmd = new Command("prune", "One-shot pruning with a calibration text");
         model.AddTo(cmd);
         foreach (var o in new Option[] { method, baseMethod, sdsSteps, sdsLr, sdsLambda, sdsAdjust, sdsBatch, sparsity, allocation, calibration, calibrationFormat, calibrationSlice, samples, seqlen, seed, modules, quantBits, steps, lr, batch, pruneEvery, sigma0, sigma1, lambdaMix, output, format })
@@ -66,6 +67,10 @@ public static class PruneCommand
             var pattern = SparsityPattern.Parse(parse.GetValue(sparsity)!);
             var outPath = parse.GetValue(output)!;
             var outFormat = parse.GetValue(format) ?? ModelWriter.FormatOf(outPath);
+            // Found before the long pruning run, so a GGUF output without a vocabulary fails at once.
+            var vocabulary = outFormat == ModelWriter.Gguf ? VocabularyFinder.Find(checkpoint, parse.GetValue(model.Tokenizer)) : null;
+            if (outFormat == ModelWriter.Gguf && vocabulary == null)
+                throw new ArgumentException($"{outPath}: a GGUF file needs the model's vocabulary and {checkpoint.Source} has none embedded or beside it: pass --tokenizer");
             var methodName = parse.GetValue(method)!;
             var calibrationPath = parse.GetValue(calibration)
                 ?? throw new ArgumentException(methodName is "mgpp" or "gmp" ? "--train is required: the text to fine-tune on" : "--calibration is required: the text whose activations guide the pruning");
@@ -98,7 +103,7 @@ public static class PruneCommand
                 var data = new Pare.Torch.Training.TokenBatches(text, parse.GetValue(seqlen), parse.GetValue(batch), parse.GetValue(seed));
                 TorchSharp.torch.set_num_threads(threads);
                 var (trained, mreport) = GradualPruning.Run(checkpoint, data, mgpp, console);
-                ModelWriter.Write(trained, outPath, outFormat);
+                ModelWriter.Write(trained, outPath, outFormat, vocabulary);
                 var gradual = GradualPruning.ToJson(mreport);
                 gradual["model"] = checkpoint.Source;
                 gradual["out"] = outPath;
@@ -146,7 +151,7 @@ public static class PruneCommand
                 });
             });
 
-            ModelWriter.Write(pruned, outPath, outFormat);
+            ModelWriter.Write(pruned, outPath, outFormat, vocabulary);
             var nm = VerifyWritten(outPath, pattern, options);
             var json = ToJson(report, checkpoint.Source, outPath, outFormat, nm, sw.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64);
             if (sds != null) json["sds"] = JsonSerializerNode(sds.Settings);
@@ -175,15 +180,9 @@ public static class PruneCommand
         _ => $"{method} (per layer)",
     };
 
-    internal static int[] CalibrationStream(string path, string format, string slice, Pare.Core.Tokenizers.ITokenizer tokenizer)
-    {
-        var text = EvalText.Read(path);
-        var (from, to) = EvalCommand.ParseSlice(slice);
-        if (format == "tinystories")
-            return EvalText.TinyStoriesTokens(EvalCommand.Take(EvalText.Stories(text), from, to), tokenizer);
-        var rows = text.Replace("\r\n", "\n").Split('\n').ToList();
-        return EvalText.RawTextTokens(string.Join("\n", EvalCommand.Take(rows, from, to)), tokenizer);
-    }
+    /// <summary>The token stream of a calibration or training text: the protocol's split, the slice, the tokenizer.</summary>
+    internal static int[] CalibrationStream(string path, string format, string slice, ITokenizer tokenizer, string sliceOption = "--calibration-slice")
+        => EvalText.Tokens(path, format, TextSlice.Parse(slice, sliceOption), tokenizer);
 
     /// <summary>Reloads the written model and checks every pruned linear meets the N:M pattern it was given.</summary>
     private static bool? VerifyWritten(string path, SparsityPattern pattern, PruneOptions options)

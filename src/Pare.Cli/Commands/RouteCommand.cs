@@ -39,8 +39,8 @@ public static class RouteCommand
             double target = parse.GetValue(sparsity);
             if (!(target >= 0 && target < 1)) throw new ArgumentException($"--token-sparsity must be in [0, 1), got {target}");
             TorchSharp.torch.set_num_threads(Math.Max(1, parse.GetValue(model.Threads)));
-            var (from, to) = EvalCommand.ParseSlice(parse.GetValue(slice)!);
-            var stream = EvalText.TinyStoriesTokens(EvalCommand.Take(EvalText.Stories(EvalText.Read(parse.GetValue(data)!)), from, to), tokenizer);
+            var textSlice = TextSlice.Parse(parse.GetValue(slice)!);
+            var stream = EvalText.TinyStoriesTokens(textSlice.Take(EvalText.Stories(EvalText.Read(parse.GetValue(data)!))), tokenizer);
             int s = parse.GetValue(seed);
             var options = new FtpOptions
             {

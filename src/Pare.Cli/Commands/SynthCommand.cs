@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Pare.Core.Formats;
-using Pare.Core.Formats.Gguf;
 using Pare.Core.Synthesis;
+using Pare.Core.Tokenizers;
 using Spectre.Console;
 
 namespace Pare.Cli.Commands;
@@ -17,9 +17,10 @@ public static class SynthCommand
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1UL };
         var output = new Option<string>("--out") { Description = "Output file", Required = true };
         var format = new Option<string>("--format") { Description = "llama2c (legacy v0) or gguf", DefaultValueFactory = _ => "llama2c" };
-        format.AcceptOnlyFromAmong("llama2c", "gguf");
+        format.AcceptOnlyFromAmong(ModelWriter.Llama2c, ModelWriter.Gguf);
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "gguf: the vocabulary to embed (tokenizer.model, llama2.c tokenizer .bin or a GGUF vocabulary) with the shape's vocabulary size" };
         var cmd = new Command("synth", "Write a LLaMA model with seeded random weights (normal, std 0.02; norms 1)");
-        foreach (var o in new Option[] { shape, seed, output, format }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { shape, seed, output, format, tokenizer }) cmd.Options.Add(o);
         cmd.SetAction(parse => CliContext.Run(parse, console =>
         {
             var watch = Stopwatch.StartNew();
@@ -27,11 +28,8 @@ public static class SynthCommand
             string path = parse.GetValue(output)!, target = parse.GetValue(format)!;
             var checkpoint = SyntheticModel.Create(config, parse.GetValue(seed));
             double generated = watch.Elapsed.TotalSeconds;
-            console.Status().Start($"writing {target} to {path}", _ =>
-            {
-                if (target == "gguf") GgufWriter.Write(checkpoint, path, name: "synthetic");
-                else Llama2cWriter.Write(checkpoint, path);
-            });
+            var vocabulary = parse.GetValue(tokenizer) is { } t ? VocabularyFinder.Read(t, config.VocabSize) : null;
+            console.Status().Start($"writing {target} to {path}", _ => ModelWriter.Write(checkpoint, path, target, vocabulary, name: "synthetic"));
             return new JsonObject
             {
                 ["output"] = Path.GetFullPath(path),

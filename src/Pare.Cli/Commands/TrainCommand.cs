@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Pare.Core.Formats;
+using Pare.Core.Tokenizers;
 using Pare.Torch;
 using Pare.Torch.Training;
 using Spectre.Console;
@@ -59,7 +60,7 @@ public static class TrainCommand
             var tokenizer = model.LoadTokenizer(parse, checkpoint);
             int t = parse.GetValue(seqlen);
             if (t > checkpoint.Config.MaxSeqLen) throw new ArgumentException($"--seqlen {t} exceeds the model's context {checkpoint.Config.MaxSeqLen}");
-            var stream = PruneCommand.CalibrationStream(parse.GetValue(data)!, parse.GetValue(dataFormat)!, parse.GetValue(dataSlice)!, tokenizer);
+            var stream = PruneCommand.CalibrationStream(parse.GetValue(data)!, parse.GetValue(dataFormat)!, parse.GetValue(dataSlice)!, tokenizer, "--data-slice");
             var batches = new TokenBatches(stream, t, parse.GetValue(batch), options.Seed);
             int threads = parse.GetValue(model.Threads);
             if (threads < 1) throw new ArgumentException($"--threads must be at least 1, got {threads}");
@@ -76,7 +77,8 @@ public static class TrainCommand
                 return new StepLoss(Losses.NextTokenCrossEntropy(torchModel.Forward(tokens), tokens), batches.TokensPerStep);
             }, masks, progress));
             var outPath = parse.GetValue(output)!;
-            ModelWriter.Write(torchModel.ToCheckpoint(), outPath);
+            var vocabulary = ModelWriter.FormatOf(outPath) == ModelWriter.Gguf ? VocabularyFinder.Find(checkpoint, parse.GetValue(model.Tokenizer)) : null;
+            ModelWriter.Write(torchModel.ToCheckpoint(), outPath, vocabulary: vocabulary);
             return new JsonObject
             {
                 ["model"] = checkpoint.Source,

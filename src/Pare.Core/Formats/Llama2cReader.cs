@@ -25,6 +25,9 @@ public static class Llama2cReader
 
         int Int(int i) => BinaryPrimitives.ReadInt32LittleEndian(head.Span[(4 * i)..]);
         int vocab = Int(5);
+        // The sign only says whether the classifier is separate; int.MinValue has no magnitude an int can hold.
+        if (vocab == int.MinValue)
+            throw new PareFormatException(path, $"implausible vocab_size {vocab} in the llama2.c header");
         var config = new ModelConfig
         {
             Dim = Int(0),
@@ -61,8 +64,12 @@ public static class Llama2cReader
         }
 
         long needed = 4L * ((long)V * D + L * (2L * D + 2L * D * D + 2L * KV * D + 3L * D * H) + D + (long)config.MaxSeqLen * config.HeadDim + (config.TiedEmbeddings ? 0 : (long)V * D));
-        if (file.Length - 28 < needed)
-            throw new PareFormatException(path, $"truncated llama2.c checkpoint: the header describes {needed + 28} bytes of weights, the file has {file.Length}");
+        // llama2.c's exporters write exactly this much, so any other length means the header and the data disagree
+        // (an edited dimension reads every later tensor from the wrong offset and "works", producing garbage).
+        if (file.Length - 28 != needed)
+            throw new PareFormatException(path, file.Length - 28 < needed
+                ? $"truncated llama2.c checkpoint: the header describes {needed + 28} bytes, the file has {file.Length}"
+                : $"llama2.c checkpoint size mismatch: the header (dim {D}, hidden {H}, {L} layers, vocab {V}, seq_len {config.MaxSeqLen}) describes {needed + 28} bytes, the file has {file.Length}");
 
         var emb = Take(LlamaTensorNames.Embedding, V, D);
         tensors[emb.Name] = emb;

@@ -56,8 +56,11 @@ internal static class Llama2cVersionedReader
                 if (shape[0] * shape[1] % groupSize != 0)
                     throw new PareFormatException(path, $"tensor '{name}' has {shape[0] * shape[1]} values, not a multiple of the group size {groupSize}");
         long needed = HeaderBytes + 4 * normFloats + (version == 1 ? 4 * weightElements : weightElements + 4 * (weightElements / groupSize));
-        if (file.Length < needed)
-            throw new PareFormatException(path, $"truncated llama2.c ak42 v{version} checkpoint: the header describes {needed} bytes, the file has {file.Length}");
+        // export.py pads only the header (to 256 bytes); the weights end the file.
+        if (file.Length != needed)
+            throw new PareFormatException(path, file.Length < needed
+                ? $"truncated llama2.c ak42 v{version} checkpoint: the header describes {needed} bytes, the file has {file.Length}"
+                : $"llama2.c ak42 v{version} checkpoint size mismatch: the header (dim {D}, hidden {config.HiddenDim}, {L} layers, vocab {config.VocabSize}) describes {needed} bytes, the file has {file.Length}");
 
         var tensors = new Dictionary<string, TensorData>();
         long offset = HeaderBytes;

@@ -19,6 +19,9 @@ public static partial class Llama2cVocabulary
     {
         if (!File.Exists(path)) throw new PareFormatException(path, "tokenizer file not found");
         var bytes = File.ReadAllBytes(path);
+        // Every token takes at least 8 bytes (score, length): a vocabulary the file cannot hold fails before the arrays are allocated.
+        if (vocabSize < 0 || bytes.Length < 4 || (bytes.Length - 4) / 8 < vocabSize)
+            throw new PareFormatException(path, $"truncated llama2.c tokenizer: {bytes.Length} bytes cannot hold {vocabSize} tokens (at least {4 + 8L * vocabSize} bytes)");
         int pos = 4; // int32 max_token_length, unused
         var tokens = new string[vocabSize];
         var scores = new float[vocabSize];

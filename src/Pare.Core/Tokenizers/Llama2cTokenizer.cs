@@ -27,6 +27,9 @@ public sealed class Llama2cTokenizer : ITokenizer
         for (int i = 0; i < pieces.Length; i++)
             _lookup.TryAdd(pieces[i], i);
         _byteFallbackBase = _lookup.TryGetValue("<0x00>", out var b) ? b : 3;
+        // Encoding falls back to byte tokens for any character; all 256 must be ids of this vocabulary.
+        if (_byteFallbackBase + 256 > pieces.Length || Math.Max(bosId, eosId) >= pieces.Length)
+            throw new ArgumentException($"a llama2.c vocabulary needs BOS/EOS and the 256 byte tokens from id {_byteFallbackBase}; this one has {pieces.Length} tokens");
     }
 
     public int VocabSize => _pieces.Length;
@@ -57,7 +60,8 @@ public sealed class Llama2cTokenizer : ITokenizer
         }
         if (expectedVocab is int ev && pieces.Count != ev)
             throw new PareFormatException(path, $"tokenizer has {pieces.Count} tokens, the model's vocabulary has {ev}");
-        return new Llama2cTokenizer(pieces.ToArray(), scores.ToArray());
+        try { return new Llama2cTokenizer(pieces.ToArray(), scores.ToArray()); }
+        catch (ArgumentException e) { throw new PareFormatException(path, e.Message, e); }
     }
 
     public int[] Encode(string text, bool addBos)

@@ -1,4 +1,5 @@
 using Pare.Core;
+using Pare.Core.Sparsity;
 using Pare.Core.Tensors;
 
 namespace Pare.Engine.Weights;

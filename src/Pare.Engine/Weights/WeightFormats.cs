@@ -1,3 +1,4 @@
+using Pare.Core.Sparsity;
 using Pare.Core.Tensors;
 
 namespace Pare.Engine.Weights;

@@ -1,8 +1,12 @@
+using Pare.Core.Sparsity;
 using static TorchSharp.torch;
 
 namespace Pare.Torch.Pruning;
 
-/// <summary>Magnitude pruning: unstructured with one threshold per matrix; N:M keeps the N largest |w| per group.</summary>
+/// <summary>
+/// Magnitude pruning: unstructured with one threshold per matrix; N:M keeps the N largest |w| per group. The mask is
+/// <see cref="MagnitudePruning"/>'s, the definition every other magnitude-pruned path uses too.
+/// </summary>
 public sealed class MagnitudePruner : IPruner
 {
     public string Name => "magnitude";
@@ -11,7 +15,9 @@ public sealed class MagnitudePruner : IPruner
     public Tensor Prune(Tensor weight, LinearStatistics statistics, SparsityPattern pattern, Tensor? gradientNorm)
     {
         using var scope = NewDisposeScope();
-        var mask = PruneMask.PerMatrix(weight.abs(), pattern);
-        return weight.masked_fill(mask, 0f).MoveToOuterDisposeScope();
+        long rows = weight.shape[0], cols = weight.shape[1];
+        var values = weight.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+        var pruned = pattern.IsNm ? MagnitudePruning.NM(values, rows, cols, pattern.N, pattern.M) : MagnitudePruning.Unstructured(values, pattern.Ratio);
+        return tensor(pruned, [rows, cols], dtype: ScalarType.Float32).to(weight.dtype, weight.device).MoveToOuterDisposeScope();
     }
 }

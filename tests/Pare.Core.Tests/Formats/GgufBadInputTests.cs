@@ -107,6 +107,43 @@ public class GgufBadInputTests
     }
 
     [Fact]
+    public void TensorTypeFlippedToF16IsRefused()
+    {
+        // f32 → f16 halves the tensor's bytes, so it still lies inside the file; the tensor after it no longer
+        // starts where this one ends, which llama.cpp's reader checks too.
+        using var dir = new TempDir();
+        var bytes = (byte[])Original.Clone();
+        int at = AfterTensorName(bytes, "blk.0.attn_q.weight"); // n_dims (4), two dims (16), type
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at + 4 + 16), (uint)GgmlType.F16);
+        var e = Fails(dir, bytes, "'blk.0.attn_q.weight' (f16, shape [64, 64]) takes 8192 bytes");
+        Assert.Contains("belong to no tensor", e.Message);
+    }
+
+    [Fact]
+    public void LastTensorTypeFlippedLeavesBytesNoTensorOwns()
+    {
+        using var dir = new TempDir();
+        var bytes = (byte[])Original.Clone();
+        var last = GgufFile.Open(Shared.Stories260KGguf).Tensors[^1];
+        Assert.Equal(GgmlType.F32, last.Type);
+        int at = AfterTensorName(bytes, last.Name);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at + 4 + 8 * last.Dims.Length), (uint)GgmlType.F16);
+        Fails(dir, bytes, "trailing bytes");
+    }
+
+    [Fact]
+    public void TensorsOfBothWritersTileTheDataSection()
+    {
+        // llama.cpp's converter and Pare's writer both lay tensors end to end (padded to the alignment).
+        foreach (var name in new[] { "synthetic-tiny.f32.gguf", "synthetic-tiny.f16.gguf", "synthetic-tiny.q8_0.gguf", "synthetic-tiny.q4_0.gguf" })
+            Assert.NotEmpty(GgufFile.Open(Shared.PathOf("models", "synthetic-tiny", name)).Tensors);
+        using var dir = new TempDir();
+        GgufWriter.Write(Llama2cReader.Read(Shared.Stories260K), dir.File("m.gguf"), Llama2cVocabulary.Read(Shared.Stories260KTokenizer, 512));
+        // 5 layers of 9 tensors, the embedding and the final norm (the classifier is tied).
+        Assert.Equal(5 * 9 + 2, GgufFile.Open(dir.File("m.gguf")).Tensors.Count);
+    }
+
+    [Fact]
     public void UnknownTensorTypeIsNamedWhenRead()
     {
         using var dir = new TempDir();

@@ -44,6 +44,41 @@ public class Llama2cBadInputTests
     }
 
     [Fact]
+    public void VocabSizeIntMinValueIsRefused()
+    {
+        // The sign of vocab_size says whether the classifier is separate; int.MinValue has no positive counterpart.
+        using var dir = new TempDir();
+        var bytes = File.ReadAllBytes(Shared.Stories260K);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(20), int.MinValue);
+        Fails(dir, bytes, "vocab_size -2147483648");
+    }
+
+    [Fact]
+    public void FewerLayersThanTheFileHoldsIsASizeMismatch()
+    {
+        // n_layers 5 → 3: the header now describes a smaller model than the file; MANIFEST.md's layout gives
+        // 28 + 4·(512·64 + 3·(2·64 + 2·64·64 + 2·32·64 + 3·64·172) + 64 + 512·8) bytes for it.
+        using var dir = new TempDir();
+        var bytes = File.ReadAllBytes(Shared.Stories260K);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), 3);
+        long expected = 28 + 4L * (512 * 64 + 3 * (2 * 64 + 2 * 64 * 64 + 2 * 32 * 64 + 3 * 64 * 172) + 64 + 512 * 8);
+        var e = Fails(dir, bytes, "size mismatch");
+        Assert.Contains($"describes {expected} bytes", e.Message);
+        Assert.Contains($"the file has {bytes.Length}", e.Message);
+    }
+
+    [Fact]
+    public void TrailingBytesAreRefusedInEveryVersion()
+    {
+        using var dir = new TempDir();
+        foreach (var model in new[] { Shared.Stories260K, Shared.Stories260KQ8 })
+        {
+            var bytes = File.ReadAllBytes(model);
+            Fails(dir, [.. bytes, 0], $"the file has {bytes.Length + 1}");
+        }
+    }
+
+    [Fact]
     public void NotAModelAtAll()
     {
         using var dir = new TempDir();

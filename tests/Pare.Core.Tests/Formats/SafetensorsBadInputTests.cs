@@ -71,6 +71,87 @@ public class SafetensorsBadInputTests
     }
 
     [Fact]
+    public void HeaderLengthOneByteShortIsRefused()
+    {
+        // The header is padded with a space, so one byte less still parses; the data then starts a byte early.
+        using var dir = new TempDir();
+        var path = Make(dir, Good + " ", claimedLength: (ulong)Good.Length);
+        Fails(path, "the tensors cover 24 bytes of data, the data section after the JSON header has 25");
+    }
+
+    [Fact]
+    public void BytesBetweenTensorsAreRefused()
+    {
+        using var dir = new TempDir();
+        const string gap = """{"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"F32","shape":[1],"data_offsets":[28,32]}}""";
+        Fails(Make(dir, gap, dataBytes: 32), "4 bytes between tensors 'a' and 'b'");
+    }
+
+    [Fact]
+    public void DataThatDoesNotStartAtZeroIsRefused()
+    {
+        using var dir = new TempDir();
+        const string late = """{"a":{"dtype":"F32","shape":[2,3],"data_offsets":[8,32]}}""";
+        Fails(Make(dir, late, dataBytes: 32), "expected 0");
+    }
+
+    [Fact]
+    public void WrittenModelsTileTheirDataExactly()
+    {
+        // Pare's own writer (and the reference implementation) leave no gap: what it writes must pass the check.
+        using var dir = new TempDir();
+        HfWriter.Write(Llama2cReader.Read(Shared.Stories260K), dir.Path);
+        var bytes = File.ReadAllBytes(dir.File("model.safetensors"));
+        Assert.Equal(5 * 9 + 2, SafetensorsFile.Open(dir.File("model.safetensors")).Names.Count);
+        // The same file one header byte short (its header ends in padding) no longer opens.
+        ulong length = BitConverter.ToUInt64(bytes, 0);
+        if (bytes[8 + (int)length - 1] == (byte)' ')
+        {
+            BitConverter.GetBytes(length - 1).CopyTo(bytes, 0);
+            File.WriteAllBytes(dir.File("model.safetensors"), bytes);
+            Fails(dir.File("model.safetensors"), "data section");
+        }
+    }
+
+    [Theory]
+    [InlineData("hidden_size", "4611686018427387904", "out of range")]
+    [InlineData("hidden_size", "18446744073709551616", "out of range")]
+    [InlineData("hidden_size", "64.5", "not an integer")]
+    [InlineData("hidden_size", "\"64\"", "not an integer")]
+    [InlineData("eos_token_id", "true", "not an integer")]
+    [InlineData("eos_token_id", "1.5", "not an integer")]
+    [InlineData("eos_token_id", "18446744073709551616", "out of range")]
+    [InlineData("eos_token_id", "512", "out of range: the vocabulary has 512 tokens")]
+    [InlineData("bos_token_id", "-1", "out of range")]
+    [InlineData("eos_token_id", "[2, 1.5]", "not an integer")]
+    public void ConfigValuesOutOfRangeAreNamed(string key, string value, string expected)
+    {
+        using var dir = new TempDir();
+        HfWriter.Write(Llama2cReader.Read(Shared.Stories260K), dir.Path);
+        var config = JsonNode.Parse(File.ReadAllText(dir.File("config.json")))!;
+        config[key] = JsonNode.Parse(value);
+        File.WriteAllText(dir.File("config.json"), config.ToJsonString());
+        var e = Assert.Throws<PareFormatException>(() => ModelLoader.Load(dir.Path));
+        Assert.Contains("config.json", e.Message);
+        Assert.Contains($"\"{key}\"", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("eos_token_id", "null")]
+    [InlineData("eos_token_id", "[2, 1]")]
+    [InlineData("bos_token_id", "1")]
+    public void ConfigTokenIdsInRangeLoad(string key, string value)
+    {
+        using var dir = new TempDir();
+        HfWriter.Write(Llama2cReader.Read(Shared.Stories260K), dir.Path);
+        var config = JsonNode.Parse(File.ReadAllText(dir.File("config.json")))!;
+        config[key] = JsonNode.Parse(value);
+        File.WriteAllText(dir.File("config.json"), config.ToJsonString());
+        Assert.Equal(512, ModelLoader.Load(dir.Path).Config.VocabSize);
+    }
+
+    [Fact]
     public void TruncatedModelInAFolderNamesTheFile()
     {
         using var dir = new TempDir();

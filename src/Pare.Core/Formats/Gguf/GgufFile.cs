@@ -128,24 +128,47 @@ public sealed class GgufFile
 
     public static long AlignUp(long offset, int alignment) => (offset + alignment - 1) / alignment * alignment;
 
-    /// <summary>Every tensor of a known type must be aligned, lie inside the file and not overlap another.</summary>
+    /// <summary>
+    /// Every tensor of a known type must be aligned and lie inside the file; when every type is known, the tensors
+    /// must also tile the data section as llama.cpp's reader requires: in table order, each at the previous one's
+    /// end rounded up to the alignment, and the file must end there (the last padding may be left out). So a tensor
+    /// whose type or shape was changed (f32 read as f16 is half the bytes) is refused instead of read from the wrong
+    /// place or followed by bytes no tensor owns.
+    /// </summary>
     private void CheckTensorPlacement()
     {
         long dataBytes = _file.Length - DataOffset;
-        var placed = new List<(long Start, long End, string Name)>();
+        bool allKnown = true;
         foreach (var t in Tensors)
         {
             if (t.Offset % Alignment != 0)
                 throw new PareFormatException(Path, $"tensor '{t.Name}' has data offset {t.Offset}, not a multiple of the alignment {Alignment}");
-            if (t.ByteSize is not { } size) continue; // unknown types fail when read
+            if (t.ByteSize is not { } size)
+            {
+                allKnown = false; // unknown types fail when read
+                continue;
+            }
             if (dataBytes < 0 || t.Offset > dataBytes || size > dataBytes - t.Offset)
-                throw new PareFormatException(Path, $"tensor '{t.Name}' ({size} bytes at data offset {t.Offset}) lies outside the file: the data section has {Math.Max(0, dataBytes)} bytes (truncated file?)");
-            placed.Add((t.Offset, t.Offset + size, t.Name));
+                throw new PareFormatException(Path, $"tensor '{t.Name}' ({GgmlTypeInfo.Name(t.Type)}, shape {TensorData.FormatShape(t.Shape)}: {size} bytes at data offset {t.Offset}) lies outside the file: the data section has {Math.Max(0, dataBytes)} bytes (truncated file, or a wrong type or shape?)");
         }
-        placed.Sort((a, b) => a.Start.CompareTo(b.Start));
-        for (int i = 1; i < placed.Count; i++)
-            if (placed[i].Start < placed[i - 1].End)
-                throw new PareFormatException(Path, $"tensors '{placed[i - 1].Name}' and '{placed[i].Name}' overlap in the data section");
+        if (!allKnown || Tensors.Count == 0) return;
+
+        long expected = 0, end = 0;
+        GgufTensorInfo? previous = null;
+        foreach (var t in Tensors)
+        {
+            if (t.Offset != expected)
+                throw new PareFormatException(Path, previous == null
+                    ? $"tensor '{t.Name}' has data offset {t.Offset}, expected 0 (the first tensor starts the data section)"
+                    : t.Offset < expected
+                        ? $"tensors '{previous.Name}' and '{t.Name}' overlap: '{t.Name}' starts at data offset {t.Offset}, '{previous.Name}' ({GgmlTypeInfo.Name(previous.Type)}, {previous.ByteSize} bytes) ends at {end}"
+                        : $"tensor '{t.Name}' has data offset {t.Offset}, expected {expected}: '{previous.Name}' ({GgmlTypeInfo.Name(previous.Type)}, shape {TensorData.FormatShape(previous.Shape)}) takes {previous.ByteSize} bytes, so {t.Offset - end} bytes between them belong to no tensor (a wrong type or shape?)");
+            end = t.Offset + t.ByteSize!.Value;
+            expected = AlignUp(end, Alignment);
+            previous = t;
+        }
+        if (dataBytes < end || dataBytes > expected)
+            throw new PareFormatException(Path, $"the tensors take {end} bytes of data ({expected} padded), the data section has {dataBytes} (a wrong type or shape, or trailing bytes?)");
     }
 
     private static string Printable(ReadOnlySpan<byte> bytes)

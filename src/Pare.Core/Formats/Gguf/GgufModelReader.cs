@@ -20,6 +20,10 @@ public static class GgufModelReader
             throw new PareFormatException(file.Path, $"no tensors: {GgufTensorNames.Embedding} is missing (a vocabulary-only file?)");
 
         int heads = m.GetInt32("llama.attention.head_count");
+        // A tensor of a type Pare cannot size escapes the placement checks; its shape is still only a claim.
+        long rows = file.TensorInfo(GgufTensorNames.Embedding).Shape[0];
+        if (rows > int.MaxValue)
+            throw new PareFormatException(file.Path, $"{GgufTensorNames.Embedding} claims {rows} rows, more than any vocabulary");
         var config = new ModelConfig
         {
             Architecture = arch,
@@ -31,7 +35,7 @@ public static class GgufModelReader
             MaxSeqLen = m.GetInt32("llama.context_length"),
             NormEps = (float)(m.FindFloat("llama.attention.layer_norm_rms_epsilon") ?? 1e-5),
             RopeTheta = (float)(m.FindFloat("llama.rope.freq_base") ?? 10000),
-            VocabSize = checked((int)file.TensorInfo(GgufTensorNames.Embedding).Shape[0]),
+            VocabSize = (int)rows,
             TiedEmbeddings = !file.HasTensor(GgufTensorNames.Classifier),
         };
         config.Validate(file.Path);

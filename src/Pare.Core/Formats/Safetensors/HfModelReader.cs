@@ -69,7 +69,7 @@ public static class HfModelReader
             throw new PareFormatException(dir, $"neither {WeightsFile} nor {IndexFile} is there");
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(index));
+            using var doc = ParseJson(index);
             if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new PareFormatException(index, "no \"weight_map\" object");
             var files = new List<string>();
@@ -83,63 +83,112 @@ public static class HfModelReader
             }
             return files;
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw new PareFormatException(index, $"malformed JSON: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A JSON file, refused when it is not valid UTF-8 (System.Text.Json would only fail later, reading a string, with another exception).</summary>
+    private static JsonDocument ParseJson(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new PareFormatException(path, "malformed JSON: not valid UTF-8");
+        return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+    }
+
+    /// <summary>
+    /// An integer field that must fit int32: a number too large is "out of range" (not "missing"), and a fraction,
+    /// a boolean or a string is not an integer at all.
+    /// </summary>
+    private static int JsonInt32(string path, string key, JsonElement v)
+    {
+        if (v.ValueKind != JsonValueKind.Number)
+            throw new PareFormatException(path, $"\"{key}\" is {v.GetRawText()}, not an integer");
+        if (v.TryGetInt32(out int i)) return i;
+        if (v.TryGetInt64(out long l) || IsWholeNumber(v.GetRawText()))
+            throw new PareFormatException(path, $"\"{key}\" = {v.GetRawText()} is out of range (at most {int.MaxValue})");
+        throw new PareFormatException(path, $"\"{key}\" is {v.GetRawText()}, not an integer");
+    }
+
+    private static bool IsWholeNumber(string raw) => raw.TrimStart('-').All(char.IsAsciiDigit);
+
+    /// <summary>bos/eos_token_id: null, a token id of the vocabulary, or (eos, as newer configs write) a list of them.</summary>
+    private static void CheckTokenIds(string path, string key, JsonElement v, int vocab)
+    {
+        if (v.ValueKind == JsonValueKind.Null) return;
+        var ids = v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().ToList() : [v];
+        foreach (var e in ids)
+        {
+            int id = JsonInt32(path, key, e);
+            if (id < 0 || id >= vocab)
+                throw new PareFormatException(path, $"\"{key}\" = {id} is out of range: the vocabulary has {vocab} tokens (0 to {vocab - 1})");
         }
     }
 
     public static ModelConfig ReadConfig(string configPath)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(configPath)); }
+        try { doc = ParseJson(configPath); }
         catch (JsonException e) { throw new PareFormatException(configPath, $"malformed JSON: {e.Message}", e); }
-        using (doc)
+        try
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new PareFormatException(configPath, "not a JSON object");
-            var modelType = root.TryGetProperty("model_type", out var mt) && mt.ValueKind == JsonValueKind.String ? mt.GetString() : null;
-            if (modelType != "llama")
-                throw new PareFormatException(configPath, $"unsupported model_type '{modelType ?? "(none)"}' (Pare reads 'llama')");
-            if (root.TryGetProperty("rope_scaling", out var scaling) && scaling.ValueKind != JsonValueKind.Null)
-                throw new PareFormatException(configPath, "rope_scaling is not supported");
-            if (root.TryGetProperty("hidden_act", out var act) && (act.ValueKind != JsonValueKind.String || act.GetString() != "silu"))
-                throw new PareFormatException(configPath, $"hidden_act {act.GetRawText()} is not supported (LLaMA uses silu)");
-            foreach (var bias in new[] { "attention_bias", "mlp_bias" })
-                if (root.TryGetProperty(bias, out var b) && b.ValueKind == JsonValueKind.True)
-                    throw new PareFormatException(configPath, $"{bias} is not supported");
-
-            int Int(string key, int? fallback = null)
+            using (doc)
             {
-                if (root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)) return i;
-                if (!root.TryGetProperty(key, out _) && fallback is { } f) return f;
-                throw new PareFormatException(configPath, $"\"{key}\" is missing or not an integer");
+                var root = doc.RootElement;
+                if (root.ValueKind != JsonValueKind.Object)
+                    throw new PareFormatException(configPath, "not a JSON object");
+                var modelType = root.TryGetProperty("model_type", out var mt) && mt.ValueKind == JsonValueKind.String ? mt.GetString() : null;
+                if (modelType != "llama")
+                    throw new PareFormatException(configPath, $"unsupported model_type '{modelType ?? "(none)"}' (Pare reads 'llama')");
+                if (root.TryGetProperty("rope_scaling", out var scaling) && scaling.ValueKind != JsonValueKind.Null)
+                    throw new PareFormatException(configPath, "rope_scaling is not supported");
+                if (root.TryGetProperty("hidden_act", out var act) && (act.ValueKind != JsonValueKind.String || act.GetString() != "silu"))
+                    throw new PareFormatException(configPath, $"hidden_act {act.GetRawText()} is not supported (LLaMA uses silu)");
+                foreach (var bias in new[] { "attention_bias", "mlp_bias" })
+                    if (root.TryGetProperty(bias, out var b) && b.ValueKind == JsonValueKind.True)
+                        throw new PareFormatException(configPath, $"{bias} is not supported");
+
+                int Int(string key, int? fallback = null)
+                {
+                    if (!root.TryGetProperty(key, out var v))
+                        return fallback ?? throw new PareFormatException(configPath, $"\"{key}\" is missing");
+                    return JsonInt32(configPath, key, v);
+                }
+                float Float(string key, float fallback)
+                    => !root.TryGetProperty(key, out var v) ? fallback
+                        : v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && float.IsFinite((float)d) && d > 0 ? (float)d
+                        : throw new PareFormatException(configPath, $"\"{key}\" is not a positive number");
+
+                int heads = Int("num_attention_heads");
+                var config = new ModelConfig
+                {
+                    Architecture = "llama",
+                    Dim = Int("hidden_size"),
+                    HiddenDim = Int("intermediate_size"),
+                    Layers = Int("num_hidden_layers"),
+                    Heads = heads,
+                    KvHeads = Int("num_key_value_heads", heads),
+                    VocabSize = Int("vocab_size"),
+                    MaxSeqLen = Int("max_position_embeddings", 2048),
+                    NormEps = Float("rms_norm_eps", 1e-6f), // LlamaConfig's defaults
+                    RopeTheta = Float("rope_theta", 10000f),
+                    TiedEmbeddings = root.TryGetProperty("tie_word_embeddings", out var tie) && tie.ValueKind == JsonValueKind.True,
+                };
+                config.Validate(configPath);
+                foreach (var key in new[] { "bos_token_id", "eos_token_id" })
+                    if (root.TryGetProperty(key, out var id))
+                        CheckTokenIds(configPath, key, id, config.VocabSize);
+                if (root.TryGetProperty("head_dim", out var hd) && hd.ValueKind != JsonValueKind.Null && (hd.ValueKind != JsonValueKind.Number || !hd.TryGetInt32(out int headDim) || headDim != config.HeadDim))
+                    throw new PareFormatException(configPath, $"head_dim {hd.GetRawText()} differs from hidden_size / num_attention_heads = {config.HeadDim}");
+                return config;
             }
-            float Float(string key, float fallback)
-                => !root.TryGetProperty(key, out var v) ? fallback
-                    : v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && float.IsFinite((float)d) && d > 0 ? (float)d
-                    : throw new PareFormatException(configPath, $"\"{key}\" is not a positive number");
-
-            int heads = Int("num_attention_heads");
-            var config = new ModelConfig
-            {
-                Architecture = "llama",
-                Dim = Int("hidden_size"),
-                HiddenDim = Int("intermediate_size"),
-                Layers = Int("num_hidden_layers"),
-                Heads = heads,
-                KvHeads = Int("num_key_value_heads", heads),
-                VocabSize = Int("vocab_size"),
-                MaxSeqLen = Int("max_position_embeddings", 2048),
-                NormEps = Float("rms_norm_eps", 1e-6f), // LlamaConfig's defaults
-                RopeTheta = Float("rope_theta", 10000f),
-                TiedEmbeddings = root.TryGetProperty("tie_word_embeddings", out var tie) && tie.ValueKind == JsonValueKind.True,
-            };
-            config.Validate(configPath);
-            if (root.TryGetProperty("head_dim", out var hd) && hd.ValueKind != JsonValueKind.Null && (!hd.TryGetInt32(out int headDim) || headDim != config.HeadDim))
-                throw new PareFormatException(configPath, $"head_dim {hd.GetRawText()} differs from hidden_size / num_attention_heads = {config.HeadDim}");
-            return config;
+        }
+        catch (InvalidOperationException e)
+        {
+            // A string value with an escape that is no valid UTF-16 (a lone surrogate) fails only when read.
+            throw new PareFormatException(configPath, $"malformed JSON: {e.Message}", e);
         }
     }
 }

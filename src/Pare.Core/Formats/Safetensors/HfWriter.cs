@@ -7,7 +7,7 @@ namespace Pare.Core.Formats.Safetensors;
 /// <summary>
 /// Writes a checkpoint in Hugging Face layout: config.json and model.safetensors with HF names and HF's q/k row
 /// order. Nothing else is copied (tokenizer files stay where they are). Block-quantized tensors (q8_0, q4_0) have
-/// no safetensors dtype and are written dequantised to F32.
+/// no safetensors dtype and are written dequantised to F32. The folder is written as a unit (see <see cref="AtomicFolder"/>).
 /// </summary>
 public static class HfWriter
 {
@@ -33,10 +33,12 @@ public static class HfWriter
             tensors[k] = HfRopePermutation.ToHalfSplit(tensors[k], c.KvHeads);
         }
 
-        Directory.CreateDirectory(directory);
-        SafetensorsWriter.Write(Path.Combine(directory, HfModelReader.WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         var json = Config(c, tensors[0].Type, checkpoint.Vocabulary).ToJsonString(new() { WriteIndented = true });
-        AtomicFile.Write(Path.Combine(directory, HfModelReader.ConfigFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(json + "\n")));
+        AtomicFolder.Write(directory, temp =>
+        {
+            SafetensorsWriter.Write(Path.Combine(temp, HfModelReader.WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            File.WriteAllText(Path.Combine(temp, HfModelReader.ConfigFile), json + "\n");
+        });
     }
 
     public static JsonObject Config(ModelConfig c, DType dtype, VocabularyData? vocabulary) => new()

@@ -62,53 +62,88 @@ public sealed class SafetensorsFile
         long dataStart = 8 + (long)headerLength;
         long dataBytes = file.Length - dataStart;
 
+        var headerBytes = file.Slice(8, (long)headerLength, "header");
+        // System.Text.Json parses invalid UTF-8 inside strings and only fails when a name is read, with another exception type.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes.Span))
+            throw new PareFormatException(path, "malformed safetensors JSON header: not valid UTF-8");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(file.Slice(8, (long)headerLength, "header"), new JsonDocumentOptions { MaxDepth = 16 });
+            doc = JsonDocument.Parse(headerBytes, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {
             throw new PareFormatException(path, $"malformed safetensors JSON header: {e.Message}", e);
         }
-        using (doc)
+        try
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new PareFormatException(path, $"safetensors header is a JSON {doc.RootElement.ValueKind}, not an object");
-
-            var tensors = new Dictionary<string, TensorData>(StringComparer.Ordinal);
-            var order = new List<string>();
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var ranges = new List<(long Begin, long End, string Name)>();
-            foreach (var entry in doc.RootElement.EnumerateObject())
+            using (doc)
             {
-                if (entry.Name == MetadataKey)
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new PareFormatException(path, $"safetensors header is a JSON {doc.RootElement.ValueKind}, not an object");
+
+                var tensors = new Dictionary<string, TensorData>(StringComparer.Ordinal);
+                var order = new List<string>();
+                var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+                var ranges = new List<(long Begin, long End, string Name)>();
+                foreach (var entry in doc.RootElement.EnumerateObject())
                 {
-                    if (entry.Value.ValueKind != JsonValueKind.Object)
-                        throw new PareFormatException(path, $"{MetadataKey} is not a JSON object");
-                    foreach (var kv in entry.Value.EnumerateObject())
-                        metadata[kv.Name] = kv.Value.ValueKind == JsonValueKind.String ? kv.Value.GetString()! : kv.Value.GetRawText();
-                    continue;
+                    if (entry.Name == MetadataKey)
+                    {
+                        if (entry.Value.ValueKind != JsonValueKind.Object)
+                            throw new PareFormatException(path, $"{MetadataKey} is not a JSON object");
+                        foreach (var kv in entry.Value.EnumerateObject())
+                            metadata[kv.Name] = kv.Value.ValueKind == JsonValueKind.String ? kv.Value.GetString()! : kv.Value.GetRawText();
+                        continue;
+                    }
+                    var (type, shape, begin, end) = ParseEntry(path, entry);
+                    if (end > dataBytes)
+                        throw new PareFormatException(path, $"tensor '{entry.Name}' data [{begin}, {end}) lies outside the data section ({dataBytes} bytes; truncated file?)");
+                    long expected;
+                    try { expected = DTypeInfo.ByteSize(type, shape.Aggregate(1L, (a, d) => checked(a * d)), shape.Length == 0 ? 1 : shape[^1]); }
+                    catch (OverflowException) { throw new PareFormatException(path, $"tensor '{entry.Name}' claims an absurd shape {TensorData.FormatShape(shape)}"); }
+                    if (end - begin != expected)
+                        throw new PareFormatException(path, $"tensor '{entry.Name}' has {end - begin} bytes of data, its dtype and shape {TensorData.FormatShape(shape)} need {expected}");
+                    if (!tensors.TryAdd(entry.Name, new TensorData(entry.Name, shape, type, file.Slice(dataStart + begin, end - begin, $"tensor '{entry.Name}'"))))
+                        throw new PareFormatException(path, $"tensor '{entry.Name}' appears twice in the header");
+                    order.Add(entry.Name);
+                    ranges.Add((begin, end, entry.Name));
                 }
-                var (type, shape, begin, end) = ParseEntry(path, entry);
-                if (end > dataBytes)
-                    throw new PareFormatException(path, $"tensor '{entry.Name}' data [{begin}, {end}) lies outside the data section ({dataBytes} bytes; truncated file?)");
-                long expected;
-                try { expected = DTypeInfo.ByteSize(type, shape.Aggregate(1L, (a, d) => checked(a * d)), shape.Length == 0 ? 1 : shape[^1]); }
-                catch (OverflowException) { throw new PareFormatException(path, $"tensor '{entry.Name}' claims an absurd shape {TensorData.FormatShape(shape)}"); }
-                if (end - begin != expected)
-                    throw new PareFormatException(path, $"tensor '{entry.Name}' has {end - begin} bytes of data, its dtype and shape {TensorData.FormatShape(shape)} need {expected}");
-                if (!tensors.TryAdd(entry.Name, new TensorData(entry.Name, shape, type, file.Slice(dataStart + begin, end - begin, $"tensor '{entry.Name}'"))))
-                    throw new PareFormatException(path, $"tensor '{entry.Name}' appears twice in the header");
-                order.Add(entry.Name);
-                ranges.Add((begin, end, entry.Name));
+                CheckTiling(path, ranges, dataBytes);
+                return new SafetensorsFile(path, tensors, metadata, order);
             }
-            ranges.Sort((a, b) => a.Begin.CompareTo(b.Begin));
-            for (int i = 1; i < ranges.Count; i++)
-                if (ranges[i].Begin < ranges[i - 1].End)
-                    throw new PareFormatException(path, $"tensors '{ranges[i - 1].Name}' and '{ranges[i].Name}' overlap in the data section");
-            return new SafetensorsFile(path, tensors, metadata, order);
         }
+        catch (InvalidOperationException e)
+        {
+            // A string value with an escape that is no valid UTF-16 (a lone surrogate) fails only when read.
+            throw new PareFormatException(path, $"malformed safetensors JSON header: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The spec (and the reference implementation's validate) requires the tensors' byte ranges to cover the data
+    /// section exactly: sorted, each begins where the previous ended, the first at 0 and the last at its end. A
+    /// header length off by a byte still parses when the JSON ends in padding, and shifts every tensor by that
+    /// byte; only this check notices.
+    /// </summary>
+    private static void CheckTiling(string path, List<(long Begin, long End, string Name)> ranges, long dataBytes)
+    {
+        ranges.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        long expected = 0;
+        string? previous = null;
+        foreach (var (begin, end, name) in ranges)
+        {
+            if (begin < expected)
+                throw new PareFormatException(path, $"tensors '{previous}' and '{name}' overlap in the data section (bytes [{begin}, {expected}))");
+            if (begin > expected)
+                throw new PareFormatException(path, previous == null
+                    ? $"the data section starts with {begin} bytes no tensor covers (tensor '{name}' begins at {begin}, expected 0)"
+                    : $"{begin - expected} bytes between tensors '{previous}' and '{name}' belong to no tensor (data offsets must tile the data section)");
+            expected = end;
+            previous = name;
+        }
+        if (expected != dataBytes)
+            throw new PareFormatException(path, $"the tensors cover {expected} bytes of data, the data section after the JSON header has {dataBytes} (a wrong header length or trailing bytes)");
     }
 
     private static (DType Type, long[] Shape, long Begin, long End) ParseEntry(string path, JsonProperty entry)
