@@ -13,7 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ./pare eval cloze --data ../shared/data/tinystories/TinyStories-valid.head.txt --slice 0.5:1 --choices 4 --limit 200 --seed 0 --out "$tmp/cloze.jsonl" --json > /dev/null
 # One line per context (the format is line-based); short enough that the four endings fit one 512-token context.
-jq -c 'select((.query | length) < 1000) | .query |= gsub("\\s+"; " ")' "$tmp/cloze.jsonl" | head -n 40 > "$here/hellaswag-cloze.jsonl"
+jq -c -s '[.[] | select((.query | length) < 1000) | .query |= gsub("\\s+"; " ")] | .[:40][]' "$tmp/cloze.jsonl" > "$here/hellaswag-cloze.jsonl"
 jq -r '.query, (.gold | tostring), .choices[]' "$here/hellaswag-cloze.jsonl" > "$here/hellaswag-cloze.txt"
 : > "$here/hellaswag-cloze.llama-cpp.txt"
 i=0
@@ -21,7 +21,12 @@ while IFS= read -r item; do
   picked=-1
   for k in 0 1 2 3; do
     echo "$item" | jq -r --argjson k "$k" '.query, ($k | tostring), .choices[]' > "$tmp/task.txt"
-    acc=$("$perplexity" -m "$model" -f "$tmp/task.txt" --hellaswag --hellaswag-tasks 1 -c 512 -b 512 -t 1 2>/dev/null | awk -F'\t' '$1 == "1" { print $2 }')
+    # On a loaded machine a run now and then ends without its result line; run it again.
+    acc=""
+    for try in 1 2 3 4 5; do
+      acc=$("$perplexity" -m "$model" -f "$tmp/task.txt" --hellaswag --hellaswag-tasks 1 -c 512 -b 512 -t 1 2>&1 | awk -F'\t' '$1 == "1" { print $2 }')
+      [[ -n "$acc" ]] && break
+    done
     if [[ "$acc" == 100.* ]]; then picked=$k; fi
   done
   echo "$i $picked" >> "$here/hellaswag-cloze.llama-cpp.txt"
