@@ -45,6 +45,7 @@ public static class PruneCommand
         var steps = new Option<int>("--steps") { Description = "mgpp/gmp: optimiser steps in all (warm-up, cubic pruning, fixed-mask fine-tuning)", DefaultValueFactory = _ => mgppDefaults.Steps };
         var lr = new Option<double>("--lr") { Description = "mgpp/gmp: peak learning rate", DefaultValueFactory = _ => mgppDefaults.LearningRate };
         var batch = new Option<int>("--batch") { Description = "mgpp/gmp: windows of --seqlen tokens per step", DefaultValueFactory = _ => 8 };
+        var clip = new Option<double>("--clip") { Description = "mgpp/gmp: global gradient-norm clip (0 = none)", DefaultValueFactory = _ => mgppDefaults.ClipNorm };
         var pruneEvery = new Option<int>("--prune-every") { Description = "mgpp/gmp: steps between pruning steps (Δt)", DefaultValueFactory = _ => mgppDefaults.PruneEvery };
         var priorDefaults = new MixturePrior { DataSize = 1 };
         var sigma0 = new Option<double>("--sigma0") { Description = "mgpp: variance σ₀² of the prior's spike", DefaultValueFactory = _ => priorDefaults.SpikeVariance };
@@ -55,7 +56,7 @@ public static class PruneCommand
         format.AcceptOnlyFromAmong(ModelWriter.Formats);
         var cmd = new Command("prune", "One-shot pruning with a calibration text");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { method, baseMethod, sdsSteps, sdsLr, sdsLambda, sdsAdjust, sdsBatch, sparsity, allocation, calibration, calibrationFormat, calibrationSlice, samples, seqlen, seed, modules, quantBits, steps, lr, batch, pruneEvery, sigma0, sigma1, lambdaMix, output, format })
+        foreach (var o in new Option[] { method, baseMethod, sdsSteps, sdsLr, sdsLambda, sdsAdjust, sdsBatch, sparsity, allocation, calibration, calibrationFormat, calibrationSlice, samples, seqlen, seed, modules, quantBits, steps, lr, batch, clip, pruneEvery, sigma0, sigma1, lambdaMix, output, format })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse => CliContext.Run(parse, console =>
@@ -89,6 +90,7 @@ public static class PruneCommand
                     Steps = parse.GetValue(steps),
                     LearningRate = parse.GetValue(lr),
                     PruneEvery = parse.GetValue(pruneEvery),
+                    ClipNorm = parse.GetValue(clip),
                     Seed = parse.GetValue(seed),
                     Modules = moduleList,
                     Prior = methodName == "gmp" ? null : new MixturePrior
