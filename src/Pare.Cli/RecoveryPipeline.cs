@@ -43,6 +43,7 @@ public sealed record RecoverySettings
         if (Clusters < 1) throw new ArgumentException($"--clusters must be at least 1, got {Clusters}");
         if (Encoder is not ("minilm" or "hidden")) throw new ArgumentException($"--encoder must be minilm or hidden, got '{Encoder}'");
         if (EvalWindow < 2) throw new ArgumentException($"--eval-window must be at least 2, got {EvalWindow}");
+        if (EvalWindows < 0) throw new ArgumentException($"--eval-windows must be ≥ 0 (0 = no evaluation), got {EvalWindows}");
         Lora.Validate();
         Train.Validate();
     }
@@ -172,7 +173,8 @@ public static class RecoveryPipeline
         var chosenPerDomain = selection.Indices.GroupBy(i => pool[i].Domain).ToDictionary(g => g.Key, g => g.Count());
         var domains = new List<DomainResult>();
         int di = 0;
-        foreach (var (domain, samples) in held)
+        // --eval-windows 0 skips the evaluation (cost measurements at shapes where three models' perplexities would dominate).
+        foreach (var (domain, samples) in s.EvalWindows == 0 ? new Dictionary<string, List<RecoverySample>>() : held)
         {
             progress?.Invoke(new("evaluation", di++, held.Count));
             var tokens = samples.SelectMany(x => tokenizer.Encode(x.Text, addBos: true)).ToArray();

@@ -152,4 +152,18 @@ public class LoraTests
         Assert.Equal(wq, model.Layers[0][LinearKind.Query].data<float>().ToArray());
         Assert.All(model.NamedTensors(), t => Assert.False(t.Parameter.requires_grad));
     }
+
+    [Fact]
+    public void AdaptersForAnotherModelOrRankAreRefusedWithOneClearError()
+    {
+        using var model = new TorchLlama(TestModels.Stories260K);
+        using var lora = Lora.Attach(model, new LoraOptions { Rank = 4, Targets = new[] { LinearKind.Query } }, keepSparsity: false);
+        var wrongRank = lora.Parameters.ToDictionary(p => p.Name, p => zeros(p.Parameter.shape[0] == 4 ? 8 : p.Parameter.shape[0], p.Parameter.shape[0] == 4 ? p.Parameter.shape[1] : 8));
+        var e = Assert.Throws<ArgumentException>(() => lora.Load(wrongRank, "experts/0"));
+        Assert.Contains("another model or rank", e.Message);
+        var missing = new Dictionary<string, Tensor>();
+        e = Assert.Throws<ArgumentException>(() => lora.Load(missing, "experts/0"));
+        Assert.Contains("another model", e.Message);
+        foreach (var t in wrongRank.Values) t.Dispose();
+    }
 }

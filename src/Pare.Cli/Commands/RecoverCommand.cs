@@ -33,7 +33,7 @@ public static class RecoverCommand
         var encoder = new Option<string>("--encoder") { Description = "Semantic space: minilm (all-MiniLM-L6-v2; falls back to hidden states with a warning) or hidden", DefaultValueFactory = _ => "minilm" };
         encoder.AcceptOnlyFromAmong("minilm", "hidden");
         var evalWindow = new Option<int>("--eval-window") { Description = "Held-out perplexity window", DefaultValueFactory = _ => 128 };
-        var evalWindows = new Option<int>("--eval-windows") { Description = "Held-out windows per domain at most", DefaultValueFactory = _ => 16 };
+        var evalWindows = new Option<int>("--eval-windows") { Description = "Held-out windows per domain at most (0 = no evaluation)", DefaultValueFactory = _ => 16 };
         var seed = new Option<int>("--seed") { Description = "Seed of selection, batches, LoRA init and generation", DefaultValueFactory = _ => 0 };
         var cache = new Option<string?>("--cache") { Description = "Folder to keep embeddings and degradation scores in between runs on the same data and models" };
         var output = new Option<string>("--out") { Description = "Recovered model path (.bin llama2.c, .gguf, otherwise a safetensors folder)", Required = true };

@@ -60,6 +60,8 @@ public sealed class HiddenStateEmbedder : ISentenceEmbedder
     public HiddenStateEmbedder(TorchLlama model, Func<string, int[]> tokenize, int maxTokens)
     {
         _model = model;
+        // Load the lazy layers now: created inside Embed's per-sample dispose scope they would be disposed with it.
+        _ = model.Layers;
         _tokenize = tokenize;
         _maxTokens = maxTokens;
     }
