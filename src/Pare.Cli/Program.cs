@@ -13,6 +13,7 @@ foreach (var command in new[]
     TrainCommand.Create(),
     PruneBlocksCommand.Create(),
     RouteCommand.Create(),
+    RecoverCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),

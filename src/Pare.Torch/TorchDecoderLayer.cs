@@ -14,6 +14,7 @@ namespace Pare.Torch;
 public sealed class TorchDecoderLayer : nn.Module
 {
     private readonly Parameter[] _linears = new Parameter[LinearKinds.All.Count];
+    private readonly Training.LoraAdapter?[] _adapters = new Training.LoraAdapter?[LinearKinds.All.Count];
 
     public TorchDecoderLayer(Checkpoint checkpoint, int index, bool requiresGrad = false) : base($"layers.{index}")
     {
@@ -52,6 +53,17 @@ public sealed class TorchDecoderLayer : nn.Module
         }
     }
 
+    /// <summary>
+    /// The adapter of each linear (LoRA), or null: when set, the layer computes x Wᵀ plus the adapter's update instead
+    /// of x Wᵀ alone. Adapters are not part of the checkpoint until they are merged.
+    /// </summary>
+    public Training.LoraAdapter? Adapter(LinearKind kind) => _adapters[(int)kind];
+
+    public void SetAdapter(LinearKind kind, Training.LoraAdapter? adapter) => _adapters[(int)kind] = adapter;
+
+    private Tensor Project(LinearKind kind, Tensor x)
+        => _adapters[(int)kind] is { } a ? a.Forward(x, _linears[(int)kind]) : nn.functional.linear(x, _linears[(int)kind]);
+
     /// <summary>The parameter of a linear (the same object as the indexer returns).</summary>
     public Parameter Linear(LinearKind kind) => _linears[(int)kind];
 
@@ -76,9 +88,9 @@ public sealed class TorchDecoderLayer : nn.Module
 
         var h = TorchLlama.RmsNorm(x, AttentionNorm, c.NormEps);
         observe?.Invoke(LinearInput.Attention, h);
-        var q = nn.functional.linear(h, this[LinearKind.Query]).reshape(b, t, c.Heads, hd);
-        var k = nn.functional.linear(h, this[LinearKind.Key]).reshape(b, t, c.KvHeads, hd);
-        var v = nn.functional.linear(h, this[LinearKind.Value]).reshape(b, t, c.KvHeads, hd);
+        var q = Project(LinearKind.Query, h).reshape(b, t, c.Heads, hd);
+        var k = Project(LinearKind.Key, h).reshape(b, t, c.KvHeads, hd);
+        var v = Project(LinearKind.Value, h).reshape(b, t, c.KvHeads, hd);
         q = rope.Apply(q).transpose(1, 2);
         k = rope.Apply(k).transpose(1, 2);
         v = v.transpose(1, 2);
@@ -91,13 +103,13 @@ public sealed class TorchDecoderLayer : nn.Module
         // softmax(q kᵀ / sqrt(head_dim)) v under a causal mask; the fused kernel is ~8× faster than the explicit one on CPU.
         var att = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true).transpose(1, 2).reshape(b, t, c.Dim);
         observe?.Invoke(LinearInput.AttentionOutput, att);
-        x = x + nn.functional.linear(att, this[LinearKind.Output]);
+        x = x + Project(LinearKind.Output, att);
 
         h = TorchLlama.RmsNorm(x, FfnNorm, c.NormEps);
         observe?.Invoke(LinearInput.Mlp, h);
-        var hidden = nn.functional.silu(nn.functional.linear(h, this[LinearKind.Gate])) * nn.functional.linear(h, this[LinearKind.Up]);
+        var hidden = nn.functional.silu(Project(LinearKind.Gate, h)) * Project(LinearKind.Up, h);
         observe?.Invoke(LinearInput.MlpHidden, hidden);
-        x = x + nn.functional.linear(hidden, this[LinearKind.Down]);
+        x = x + Project(LinearKind.Down, hidden);
         return x.MoveToOuterDisposeScope();
     }
 

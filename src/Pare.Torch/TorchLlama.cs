@@ -61,6 +61,8 @@ public sealed class TorchLlama : IDisposable
     /// <summary>Logits of every position, [B, T] → [B, T, vocab], each row run from position 0.</summary>
     public Tensor Forward(Tensor tokens)
     {
+        // Layers load lazily; creating them inside the dispose scope below would dispose their parameters with it.
+        _ = Layers;
         using var scope = NewDisposeScope();
         return Head(Hidden(tokens)).MoveToOuterDisposeScope();
     }
@@ -68,6 +70,7 @@ public sealed class TorchLlama : IDisposable
     /// <summary>The last decoder layer's output before the final norm, [B, T] → [B, T, D] (what draft heads read).</summary>
     public Tensor Hidden(Tensor tokens)
     {
+        _ = Layers;
         using var scope = NewDisposeScope();
         var x = Embed(tokens);
         foreach (var layer in Layers) x = layer.Forward(x, Rope);
