@@ -14,7 +14,11 @@ namespace Pare.Torch.Pruning;
 /// </summary>
 public static class SequentialPruner
 {
-    public static (Checkpoint Pruned, PruneReport Report) Run(Checkpoint checkpoint, IReadOnlyList<int[]> samples, PruneOptions options, Action<PruneProgress>? progress = null)
+    /// <param name="quantized">When given, receives the codes and scales of every linear a quantising method
+    /// (GPTQ, RTN, SparseGPT with a grid) produced, by tensor name; those linears are stored in the returned checkpoint
+    /// as q8_0/q4_0 blocks when the grid is GGML's, as f32 values on the grid otherwise.</param>
+    public static (Checkpoint Pruned, PruneReport Report) Run(Checkpoint checkpoint, IReadOnlyList<int[]> samples, PruneOptions options, Action<PruneProgress>? progress = null,
+        IDictionary<string, GroupQuantizedMatrix>? quantized = null)
     {
         var sw = Stopwatch.StartNew();
         var c = checkpoint.Config;
@@ -57,7 +61,8 @@ public static class SequentialPruner
                     var pattern = patterns[l];
                     var grads = gradients;
                     int index = l;
-                    IReadOnlyList<LinearPruneReport> Prune() => PruneLayer(layer, model.Rope, inputs, pattern, options, grads, index);
+                    var codes = new Dictionary<LinearKind, (Tensor Values, GroupQuantizedMatrix Matrix)>();
+                    IReadOnlyList<LinearPruneReport> Prune() => PruneLayer(layer, model.Rope, inputs, pattern, options, grads, index, codes);
                     IReadOnlyList<LinearPruneReport> reports = Prune();
                     object? hookReport = null;
                     if (options.LayerHook is { } hook)
@@ -72,10 +77,21 @@ public static class SequentialPruner
                         var w = layer[kind];
                         lz += w.eq(0).sum().item<long>();
                         ln += w.numel();
-                        tensors[kind.TensorName(l)] = TorchLlama.FromTensor(kind.TensorName(l), w);
+                        string name = kind.TensorName(l);
+                        // Codes are used only while they still describe the layer's weights (a hook may have changed them since).
+                        if (codes.TryGetValue(kind, out var q) && q.Values.eq(w).all().item<bool>())
+                        {
+                            tensors[name] = q.Matrix.ToTensorData(name);
+                            if (quantized != null) quantized[name] = q.Matrix;
+                        }
+                        else
+                        {
+                            tensors[name] = TorchLlama.FromTensor(name, w);
+                        }
                     }
                     pruned += lz;
                     total += ln;
+                    foreach (var entry in codes.Values) entry.Values.Dispose();
                     layers.Add(new LayerPruneReport(l, pattern.ToString(), ln > 0 ? (double)lz / ln : 0, outliers?[l], reports) { Hook = hookReport });
                 }
                 finally
@@ -110,7 +126,7 @@ public static class SequentialPruner
     /// prunes the chosen linears in place (the layer's parameters take the pruned values).
     /// </summary>
     private static List<LinearPruneReport> PruneLayer(TorchDecoderLayer layer, RotaryTables rope, Tensor inputs, SparsityPattern pattern, PruneOptions options,
-        Dictionary<string, Tensor>? gradients, int l)
+        Dictionary<string, Tensor>? gradients, int l, Dictionary<LinearKind, (Tensor Values, GroupQuantizedMatrix Matrix)> codes)
     {
         var stats = Collect(layer, rope, inputs, options.BatchSize);
         try
@@ -122,7 +138,10 @@ public static class SequentialPruner
                 var dense = layer[kind];
                 var st = stats[kind.Input()];
                 var grad = gradients?[kind.TensorName(l)];
-                var result = options.Pruner.Prune(dense, st, pattern, grad).MoveToOuterDisposeScope();
+                var compressed = options.Pruner.Compress(dense, st, pattern, grad);
+                var result = compressed.Weight.MoveToOuterDisposeScope();
+                if (codes.Remove(kind, out var old)) old.Values.Dispose();
+                if (compressed.Quantized is { } matrix) codes[kind] = (result.clone().MoveToOuterDisposeScope(), matrix);
                 double err = st.ReconstructionError(dense, result);
                 double energy = st.OutputEnergy(dense);
                 long zeros = result.eq(0).sum().item<long>();
