@@ -11,6 +11,7 @@ foreach (var command in new[]
     GenerateCommand.Create(),
     PruneCommand.Create(),
     TrainCommand.Create(),
+    QuantizeCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),

@@ -36,9 +36,23 @@ public static class SequentialPruner
 
         double[]? outliers = null;
         var patterns = Enumerable.Repeat(options.Pattern, c.Layers).ToArray();
+        if (options.Owl && options.Aptc) throw new ArgumentException("choose one layer-wise allocation: OWL or APTC");
+        if (options.Aptc)
+        {
+            // Reported in the outlier column: the layer's estimated pruning loss.
+            outliers = DensePass(model, tokens, options, "aptc", progress, (layer, stats) =>
+                options.Modules.Sum(k =>
+                {
+                    using var h = stats[k.Input()].Hessian();
+                    return AptcAllocation.EstimatedLoss(layer[k], h, options.Pattern.Ratio);
+                }));
+            var sparsities = AptcAllocation.Sparsities(outliers, options.Pattern.Ratio, options.AptcLambda, options.AptcLevels);
+            for (int l = 0; l < c.Layers; l++) patterns[l] = OwlAllocation.LayerPattern(options.Pattern, sparsities[l]);
+        }
         if (options.Owl)
         {
-            outliers = OutlierRatios(model, tokens, options, progress);
+            outliers = DensePass(model, tokens, options, "owl", progress, (layer, stats) =>
+                OwlAllocation.OutlierRatio(options.Modules.Select(k => WandaScorer.Score(layer[k], stats[k.Input()])).ToList(), options.OwlM));
             var sparsities = OwlAllocation.Sparsities(outliers, options.Pattern.Ratio, options.OwlLambda);
             for (int l = 0; l < c.Layers; l++) patterns[l] = OwlAllocation.LayerPattern(options.Pattern, sparsities[l]);
         }
@@ -116,7 +130,7 @@ public static class SequentialPruner
                 foreach (var g in gradients.Values) g.Dispose();
         }
 
-        var report = new PruneReport(options.LayerHook?.Name is { } hookName ? $"{hookName}({options.Pruner.Name})" : options.Pruner.Name, options.Pattern.ToString(), options.Owl ? "owl" : "uniform", samples.Count, samples[0].Length,
+        var report = new PruneReport(options.LayerHook?.Name is { } hookName ? $"{hookName}({options.Pruner.Name})" : options.Pruner.Name, options.Pattern.ToString(), options.AllocationName, samples.Count, samples[0].Length,
             total > 0 ? (double)pruned / total : 0, sw.Elapsed.TotalSeconds, layers);
         return (checkpoint.With(tensors), report);
     }
@@ -196,11 +210,15 @@ public static class SequentialPruner
         return outputs;
     }
 
-    /// <summary>OWL's first pass: the dense model's per-layer outlier ratios of the Wanda score (layers fed dense outputs).</summary>
-    private static double[] OutlierRatios(TorchLlama model, Tensor tokens, PruneOptions options, Action<PruneProgress>? progress)
+    /// <summary>
+    /// A first pass over the dense model (layers fed dense outputs) that scores each layer from its weights and input
+    /// statistics: OWL's outlier ratios, APTC's estimated pruning losses.
+    /// </summary>
+    private static double[] DensePass(TorchLlama model, Tensor tokens, PruneOptions options, string stage, Action<PruneProgress>? progress,
+        Func<TorchDecoderLayer, Dictionary<LinearInput, LinearStatistics>, double> score)
     {
         var c = model.Config;
-        var ratios = new double[c.Layers];
+        var values = new double[c.Layers];
         var inputs = model.Embed(tokens);
         try
         {
@@ -212,18 +230,18 @@ public static class SequentialPruner
                 var stats = Collect(layer, model.Rope, inputs, options.BatchSize, next);
                 using (var scope = NewDisposeScope())
                 {
-                    ratios[l] = OwlAllocation.OutlierRatio(options.Modules.Select(k => WandaScorer.Score(layer[k], stats[k.Input()])).ToList(), options.OwlM);
+                    values[l] = score(layer, stats);
                 }
                 foreach (var s in stats.Values) s.Dispose();
                 inputs.Dispose();
                 inputs = next;
-                progress?.Invoke(new("owl", l + 1, c.Layers));
+                progress?.Invoke(new(stage, l + 1, c.Layers));
             }
         }
         finally
         {
             inputs.Dispose();
         }
-        return ratios;
+        return values;
     }
 }

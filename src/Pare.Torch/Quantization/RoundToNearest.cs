@@ -35,4 +35,27 @@ public sealed class RoundToNearest : IPruner
 
     public GroupQuantizedMatrix Quantize(float[] weight, int rows, int columns)
         => SymmetricGrid.RoundToNearest(weight, rows, columns, Spec.Bits, Spec.GroupSize);
+
+    /// <summary>
+    /// Every decoder linear of <paramref name="checkpoint"/> rounded to nearest (no calibration pass needed), stored
+    /// as q8_0/q4_0 blocks when the grid is GGML's; the codes go to <paramref name="quantized"/> by tensor name.
+    /// </summary>
+    public static Pare.Core.Checkpoint Apply(Pare.Core.Checkpoint checkpoint, QuantizationSpec spec, IDictionary<string, GroupQuantizedMatrix>? quantized = null)
+    {
+        var tensors = new Dictionary<string, TensorData>(checkpoint.Tensors);
+        var rtn = new RoundToNearest(spec);
+        var names = Enumerable.Range(0, checkpoint.Config.Layers).SelectMany(l => LinearKinds.All.Select(k => k.TensorName(l))).ToList();
+        var results = new GroupQuantizedMatrix[names.Count];
+        Parallel.For(0, names.Count, i =>
+        {
+            var t = checkpoint[names[i]];
+            results[i] = rtn.Quantize(t.ToFloat32(), t.Rows, t.Columns);
+        });
+        for (int i = 0; i < names.Count; i++)
+        {
+            tensors[names[i]] = results[i].ToTensorData(names[i]);
+            if (quantized != null) quantized[names[i]] = results[i];
+        }
+        return checkpoint.With(tensors);
+    }
 }
