@@ -52,8 +52,8 @@ public static class PruneCommand
         var sigma1 = new Option<double>("--sigma1") { Description = "mgpp: variance σ₁² of the prior's slab", DefaultValueFactory = _ => priorDefaults.SlabVariance };
         var lambdaMix = new Option<double>("--lambda-mix") { Description = "mgpp: the slab's mixing weight λ", DefaultValueFactory = _ => priorDefaults.SlabWeight };
         var output = new Option<string>("--out") { Description = "Output model path", Required = true };
-        var format = new Option<string?>("--format") { Description = "safetensors (HF folder), gguf or llama2c (default: from --out: .gguf → gguf, .bin → llama2c, otherwise safetensors)" };
-        format.AcceptOnlyFromAmong(ModelWriter.Formats);
+        var format = new Option<string?>("--format") { Description = "safetensors (HF folder), compressed-tensors (HF folder, sparse-bitmask compressor: what vLLM loads), gguf or llama2c (default: from --out: .gguf → gguf, .bin → llama2c, otherwise safetensors)" };
+        format.AcceptOnlyFromAmong([.. ModelWriter.Formats, "compressed-tensors"]);
         var cmd = new Command("prune", "One-shot pruning with a calibration text");
         model.AddTo(cmd);
         foreach (var o in new Option[] { method, baseMethod, sdsSteps, sdsLr, sdsLambda, sdsAdjust, sdsBatch, sparsity, allocation, calibration, calibrationFormat, calibrationSlice, samples, seqlen, seed, modules, quantBits, steps, lr, batch, clip, pruneEvery, sigma0, sigma1, lambdaMix, output, format })
@@ -153,7 +153,10 @@ public static class PruneCommand
                 });
             });
 
-            ModelWriter.Write(pruned, outPath, outFormat, vocabulary);
+            if (outFormat == "compressed-tensors")
+                Pare.Core.Formats.CompressedTensors.CompressedTensorsWriter.Write(pruned, outPath, new Dictionary<string, Pare.Core.Tensors.GroupQuantizedMatrix>(), pattern.ToString());
+            else
+                ModelWriter.Write(pruned, outPath, outFormat, vocabulary);
             var nm = VerifyWritten(outPath, pattern, options);
             var json = ToJson(report, checkpoint.Source, outPath, outFormat, nm, sw.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64);
             if (sds != null) json["sds"] = JsonSerializerNode(sds.Settings);

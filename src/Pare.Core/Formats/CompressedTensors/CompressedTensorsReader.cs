@@ -50,6 +50,12 @@ public static class CompressedTensorsReader
         {
             string prefix = name[..^".weight".Length];
             int heads = CompressedTensorsWriter.IsQuery(name, config) ? config.Heads : CompressedTensorsWriter.IsKey(name, config) ? config.KvHeads : 0;
+            if (scheme.Bitmask && file.Integers.TryGetValue(prefix + ".bitmask", out var bitmask))
+            {
+                var t = Unmask(weightsPath, prefix, name, bitmask, file, shape);
+                tensors[name] = heads > 0 ? HfRopePermutation.ToInterleaved(t, heads) : t;
+                continue;
+            }
             if (file.Integers.TryGetValue(prefix + ".weight_packed", out var packed))
             {
                 var q = Unpack(weightsPath, prefix, packed, file, scheme, shape);
@@ -78,7 +84,8 @@ public static class CompressedTensorsReader
     }
 
     /// <summary>What config.json's quantization_config asks for, checked against what Pare reads.</summary>
-    public sealed record Scheme(int Bits, int GroupSize, string? SparsityStructure);
+    /// <summary>Bits 0: not quantised (a sparse-bitmask model).</summary>
+    public sealed record Scheme(int Bits, int GroupSize, string? SparsityStructure, bool Bitmask);
 
     public static Scheme ReadScheme(string configPath)
     {
@@ -92,8 +99,17 @@ public static class CompressedTensorsReader
                 throw Bad(configPath, where, "is missing or not an object");
             if (Str(q, "quant_method") != CompressedTensorsWriter.QuantMethod)
                 throw Bad(configPath, where + ".quant_method", $"is '{Str(q, "quant_method")}', not '{CompressedTensorsWriter.QuantMethod}'");
+            if (Str(q, "format") == "dense")
+            {
+                // No quantisation: the sparsity compressor is all there is to read.
+                if (!q.TryGetProperty("sparsity_config", out var sparse) || sparse.ValueKind != JsonValueKind.Object || Str(sparse, "format") != CompressedTensorsWriter.SparseBitmask)
+                    throw Bad(configPath, where + ".sparsity_config.format", $"must be '{CompressedTensorsWriter.SparseBitmask}' when the quantisation format is 'dense'");
+                if (q.TryGetProperty("config_groups", out var cg) && cg.ValueKind == JsonValueKind.Object && cg.EnumerateObject().Any())
+                    throw Bad(configPath, where + ".config_groups", "is not empty although the format is 'dense' (no quantisation)");
+                return new Scheme(0, 0, Str(sparse, "sparsity_structure"), Bitmask: true);
+            }
             if (Str(q, "format") != CompressedTensorsWriter.PackQuantized)
-                throw Bad(configPath, where + ".format", $"is '{Str(q, "format")}'; Pare reads '{CompressedTensorsWriter.PackQuantized}' only");
+                throw Bad(configPath, where + ".format", $"is '{Str(q, "format")}'; Pare reads '{CompressedTensorsWriter.PackQuantized}' and 'dense' with sparse-bitmask");
             if (!q.TryGetProperty("config_groups", out var groups) || groups.ValueKind != JsonValueKind.Object)
                 throw Bad(configPath, where + ".config_groups", "is missing or not an object");
             var list = groups.EnumerateObject().ToList();
@@ -130,7 +146,7 @@ public static class CompressedTensorsReader
                     throw Bad(configPath, where + ".sparsity_config.format", $"is '{Str(sc, "format")}'; with pack-quantized Pare reads the 'dense' sparsity format");
                 sparsity = Str(sc, "sparsity_structure");
             }
-            return new Scheme(bits, groupSize, sparsity);
+            return new Scheme(bits, groupSize, sparsity, Bitmask: false);
         }
     }
 
@@ -172,6 +188,34 @@ public static class CompressedTensorsReader
             }
         }
         return new GroupQuantizedMatrix(rows, cols, bits, groupSize, codes, scales);
+    }
+
+    private static TensorData Unmask(string path, string prefix, string name, SafetensorsInteger bitmask, SafetensorsFile file, long[] expectedShape)
+    {
+        if (!file.Integers.TryGetValue(prefix + ".shape", out var shapeTensor) || shapeTensor.ElementCount != 2)
+            throw new PareFormatException(path, $"'{prefix}.shape' is missing or not two integers");
+        var shape = shapeTensor.ToInt64();
+        if (shape[0] != expectedShape[0] || shape[1] != expectedShape[1])
+            throw new PareFormatException(path, $"'{prefix}.shape' is [{shape[0]}, {shape[1]}], the model configuration needs {TensorData.FormatShape(expectedShape)}");
+        int rows = checked((int)shape[0]), cols = checked((int)shape[1]), bytesPerRow = (cols + 7) / 8;
+        if (bitmask.DType != "U8" || bitmask.Shape.Length != 2 || bitmask.Shape[0] != rows || bitmask.Shape[1] != bytesPerRow)
+            throw new PareFormatException(path, $"'{prefix}.bitmask' is {bitmask.DType} {TensorData.FormatShape(bitmask.Shape)}; a [{rows}, {cols}] weight needs U8 [{rows}, {bytesPerRow}]");
+        if (!file.Tensors.TryGetValue(prefix + ".compressed", out var values) || values.Shape.Length != 1)
+            throw new PareFormatException(path, $"'{prefix}.compressed' is missing or not one-dimensional");
+        var mask = bitmask.Data.Span;
+        long kept = 0;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                if ((mask[r * bytesPerRow + c / 8] >> (c % 8) & 1) != 0) kept++;
+        if (kept != values.Shape[0])
+            throw new PareFormatException(path, $"'{prefix}.bitmask' marks {kept} kept weights, '{prefix}.compressed' holds {values.Shape[0]}");
+        var v = values.ToFloat32();
+        var dense = new float[(long)rows * cols];
+        long k = 0;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                if ((mask[r * bytesPerRow + c / 8] >> (c % 8) & 1) != 0) dense[(long)r * cols + c] = v[k++];
+        return TensorData.FromFloat32(name, dense, rows, cols);
     }
 
     /// <summary>Codes and scales moved from Hugging Face's half-split row order to the interleaved one.</summary>

@@ -28,7 +28,12 @@ public static class CompressedTensorsWriter
     {
         checkpoint.Validate(scanValues: false);
         var c = checkpoint.Config;
-        if (quantized.Count == 0) throw new ArgumentException("compressed-tensors pack-quantized needs quantised linears; write a dense model with --format safetensors");
+        if (quantized.Count == 0)
+        {
+            if (sparsityStructure == null) throw new ArgumentException("compressed-tensors needs quantised or pruned linears; write a dense model with --format safetensors");
+            WriteBitmask(checkpoint, directory, sparsityStructure);
+            return;
+        }
         var first = quantized.Values.First();
         if (quantized.Values.Any(q => q.Bits != first.Bits))
             throw new ArgumentException("compressed-tensors: all quantised linears must share one bit width (one config group)");
@@ -129,6 +134,85 @@ public static class CompressedTensorsWriter
         return q;
     }
 
+    /// <summary>
+    /// A pruned, unquantised model with compressed-tensors' sparse-bitmask compressor: each decoder linear with zeros
+    /// becomes <c>P.shape</c> (I64 [2]), <c>P.compressed</c> (its non-zero values in row-major order, 1-D, the stored
+    /// float type), <c>P.bitmask</c> (U8 [rows, ⌈cols/8⌉], bit j % 8 of byte j / 8 set where column j is kept: numpy's
+    /// packbits with little bit order) and <c>P.row_offsets</c> (I64 [rows], index of each row's first value).
+    /// </summary>
+    private static void WriteBitmask(Checkpoint checkpoint, string directory, string sparsityStructure)
+    {
+        var c = checkpoint.Config;
+        var entries = new List<SafetensorsEntry>();
+        var ignore = new JsonArray();
+        long zeros = 0, total = 0;
+        foreach (var (name, _) in LlamaTensorNames.Expected(c))
+        {
+            var t = checkpoint[name];
+            if (t.Type is not (DType.F32 or DType.F16 or DType.BF16))
+                t = TensorData.FromFloat32(name, t.ToFloat32(), t.Shape);
+            int heads = IsQuery(name, c) ? c.Heads : IsKey(name, c) ? c.KvHeads : 0;
+            if (heads > 0) t = HfRopePermutation.ToHalfSplit(t, heads);
+            bool linear = name.Contains(".layers.", StringComparison.Ordinal) && t.Shape.Length == 2;
+            var values = t.ToFloat32();
+            if (!linear || !values.Any(v => v == 0))
+            {
+                if (linear) ignore.Add(name[..^".weight".Length]);
+                entries.Add(new SafetensorsEntry(name, SafetensorsFile.DTypeName(t.Type), t.Shape, t.Data));
+                continue;
+            }
+            int rows = t.Rows, cols = t.Columns, bytesPerRow = (cols + 7) / 8, size = t.Type == DType.F32 ? 4 : 2;
+            var bitmask = new byte[(long)rows * bytesPerRow];
+            var offsets = new long[rows];
+            var kept = new MemoryStream();
+            var raw = t.Data.Span;
+            long count = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                offsets[r] = count;
+                for (int col = 0; col < cols; col++)
+                {
+                    long i = (long)r * cols + col;
+                    if (values[i] == 0) { zeros++; continue; }
+                    bitmask[(long)r * bytesPerRow + col / 8] |= (byte)(1 << (col % 8));
+                    kept.Write(raw.Slice((int)(i * size), size));
+                    count++;
+                }
+            }
+            total += values.LongLength;
+            string prefix = name[..^".weight".Length];
+            entries.Add(new SafetensorsEntry(prefix + ".shape", "I64", [2], MemoryMarshal.AsBytes(new long[] { rows, cols }.AsSpan()).ToArray()));
+            entries.Add(new SafetensorsEntry(prefix + ".compressed", SafetensorsFile.DTypeName(t.Type), [count], kept.ToArray()));
+            entries.Add(new SafetensorsEntry(prefix + ".bitmask", "U8", [rows, bytesPerRow], bitmask));
+            entries.Add(new SafetensorsEntry(prefix + ".row_offsets", "I64", [rows], MemoryMarshal.AsBytes(offsets.AsSpan()).ToArray()));
+        }
+        if (!c.TiedEmbeddings) ignore.Add("lm_head");
+        var config = HfWriter.Config(c, DType.F32, checkpoint.Vocabulary);
+        config["quantization_config"] = new JsonObject
+        {
+            ["quant_method"] = QuantMethod,
+            ["format"] = "dense",
+            ["quantization_status"] = "compressed",
+            ["config_groups"] = new JsonObject(),
+            ["ignore"] = new JsonArray(),
+            ["sparsity_config"] = new JsonObject
+            {
+                ["format"] = SparseBitmask,
+                ["global_sparsity"] = total > 0 ? Math.Round((double)zeros / total, 6) : 0,
+                ["sparsity_structure"] = sparsityStructure.Contains(':') ? sparsityStructure : "unstructured",
+                ["targets"] = new JsonArray("Linear"),
+                ["ignore"] = ignore,
+                ["registry_requires_subclass"] = false,
+            },
+        };
+        Directory.CreateDirectory(directory);
+        SafetensorsWriter.WriteRaw(Path.Combine(directory, HfModelReader.WeightsFile), entries, new Dictionary<string, string> { ["format"] = "pt" });
+        var json = config.ToJsonString(new() { WriteIndented = true });
+        AtomicFile.Write(Path.Combine(directory, HfModelReader.ConfigFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(json + "\n")));
+    }
+
+    public const string SparseBitmask = "sparse-bitmask";
+
     public static int PackedColumns(int columns, int bits) => (columns + 32 / bits - 1) / (32 / bits);
 
     /// <summary>Codes packed into int32 words as compressed-tensors' pack_to_int32 lays them out.</summary>
@@ -147,8 +231,8 @@ public static class CompressedTensorsWriter
     private static byte[] PermuteRows(byte[] data, int rows, int heads)
     {
         // HfRopePermutation moves whole rows of bytes; an f32 stand-in of the same byte size carries raw rows.
-        var stand = new TensorData("rows", [rows, data.Length / rows / 4 * 1L], DType.F32, data);
-        if (data.Length % (rows * 4) == 0) return HfRopePermutation.ToHalfSplit(stand, heads).Data.ToArray();
+        if (data.Length % (rows * 4) == 0)
+            return HfRopePermutation.ToHalfSplit(new TensorData("rows", [rows, data.Length / rows / 4 * 1L], DType.F32, data), heads).Data.ToArray();
         var halves = new TensorData("rows", [rows, data.Length / rows / 2 * 1L], DType.F16, data);
         return HfRopePermutation.ToHalfSplit(halves, heads).Data.ToArray();
     }
