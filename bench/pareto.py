@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Markdown table of bench/pareto.sh's results: perplexity against bytes per parameter, Pareto front marked."""
+"""Markdown table of bench/pareto.sh's results: perplexity against bytes per parameter, Pareto front marked.
+With a second argument PREFIX, also writes PREFIX-file.jsonl and PREFIX-bitmask.jsonl, the points for `pare plot pareto`."""
 import json
 import sys
 
@@ -18,7 +19,11 @@ def front(points):
 for r in rows:
     c = r["compress"]
     r["bpp"] = c.get("bytes_per_parameter")
-    r["sparse_bits"] = c.get("sparse_linear_bits_per_weight", 32.0 if r["family"] in ("dense", "sparsegpt") else None)
+    r["sparse_bits"] = c.get("sparse_linear_bits_per_weight")
+    if r["family"] == "dense":
+        r["sparse_bits"] = 32.0
+    if r["family"] == "sparsegpt":  # f32 kept values beside a one-bit mask (compressed-tensors sparse-bitmask)
+        r["sparse_bits"] = 32.0 * (1 - c["sparsity"]) + 1
     r["ppl"] = r["eval"]["ppl"]
 front_file = front([(r["bpp"], r["ppl"]) for r in rows])
 front_sparse = front([(r["sparse_bits"] if r["sparse_bits"] is not None else 32.0, r["ppl"]) for r in rows])
@@ -30,3 +35,11 @@ for i, r in enumerate(rows):
     sb = r["sparse_bits"]
     print(f"| {r['name']} | {r['family']} | {r['bits']} | {r['sparsity']} | {r['allocation']} | {r['ppl']:.4f} | {r['bpp']:.4f} | "
           f"{'' if sb is None else f'{sb:.3f}'} | {'★' if i in front_file else ''} | {'★' if i in front_sparse else ''} |")
+
+if len(sys.argv) > 2:
+    with open(sys.argv[2] + "-file.jsonl", "w") as f:
+        for r in rows:
+            f.write(json.dumps({"label": r["name"], "series": r["family"], "x": r["bpp"], "y": r["ppl"]}) + "\n")
+    with open(sys.argv[2] + "-bitmask.jsonl", "w") as f:
+        for r in rows:
+            f.write(json.dumps({"label": r["name"], "series": r["family"], "x": r["sparse_bits"], "y": r["ppl"]}) + "\n")

@@ -12,6 +12,7 @@ foreach (var command in new[]
     PruneCommand.Create(),
     TrainCommand.Create(),
     QuantizeCommand.Create(),
+    PlotCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),
