@@ -4,7 +4,7 @@
 # every GGUF in a folder (bench/pareto.sh's output; files without an embedded vocabulary are skipped). The text is
 # the second half of the TinyStories head slice's stories, one story per line.
 # Usage: bench/llamacpp-ppl.sh [GGUF_DIR]   (LLAMA_BIN: llama.cpp's build/bin, default /work/llama.cpp/build/bin;
-# PARE the CLI command; THREADS threads for both)
+# PARE the CLI command; THREADS threads for both; ONLY="name1 name2" restricts the run to those GGUF names)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${PARE_SHARED:-$root/../shared}"
@@ -25,6 +25,7 @@ out="$dir/llamacpp-ppl.jsonl"
 : > "$out"
 for f in "$dir"/*.gguf; do
   name="$(basename "$f" .gguf)"
+  [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]] && continue
   ours=$($pare eval ppl --model "$f" --data "$text" --format llama.cpp --window 256 --threads "$threads" --json 2>/dev/null | tr -d '\n') || continue
   theirs=$("$bin/llama-perplexity" -m "$f" -f "$text" -c 256 -b 256 -t "$threads" 2>&1 | grep -o 'Final estimate: PPL = [0-9.]*' | awk '{print $5}') || true
   [ -z "$theirs" ] && { echo "$name: llama.cpp gave no estimate (no vocabulary?)" >&2; continue; }
