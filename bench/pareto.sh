@@ -5,7 +5,8 @@
 # at 50%, 70%, 80% and 2:4 with 4 bits, and the layer-wise allocations (uniform, OWL, APTC) at 70% and 80% + 4
 # bits. Calibration: 128 windows × 256 tokens (seed 0) from the first half of the stories; evaluation: windows of
 # 256 over the second half, Engine forward. Every model is written as GGUF (q8_0/q4_0 blocks where the grid is
-# GGML's) and kept in OUTDIR for llama.cpp. Writes docs/quantization-pareto.md (table, Pareto front marked).
+# GGML's) and kept in OUTDIR for llama.cpp. Writes docs/quantization-pareto.md (table, Pareto front marked) and
+# docs/quantization-pareto.png / -bitmask.png (`pare plot pareto`).
 # Usage: bench/pareto.sh [OUTDIR]. MODEL, TOKENIZER, DATA point it at another model / text (DATA in TinyStories
 # format: stories separated by <|endoftext|>); THREADS evaluation threads; MAX_WINDOWS limits the evaluation.
 set -euo pipefail
@@ -72,5 +73,9 @@ for s in 0.5 2:4 0.7 0.8; do
     record "$name" joint 4 "$s" "$alloc" "$out/$name.gguf" "$out/$name.json"
   done
 done
-python3 "$root/bench/pareto.py" "$results" > "$root/docs/quantization-pareto.md"
+python3 "$root/bench/pareto.py" "$results" "$out/points" > "$root/docs/quantization-pareto.md"
+$pare plot pareto --points "$out/points-file.jsonl" --out "$root/docs/quantization-pareto.png" --title "$(basename "$model"): perplexity against GGUF file size" \
+  --x-label "bytes per parameter (GGUF file)" --json > /dev/null
+$pare plot pareto --points "$out/points-bitmask.jsonl" --out "$root/docs/quantization-pareto-bitmask.png" --title "$(basename "$model"): perplexity against decoder-linear bits (bitmask layout)" \
+  --x-label "bits per decoder-linear weight, kept codes + 1-bit mask + scales" --json > /dev/null
 cat "$root/docs/quantization-pareto.md"
