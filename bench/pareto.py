@@ -2,6 +2,7 @@
 """Markdown table of bench/pareto.sh's results: perplexity against bytes per parameter, Pareto front marked.
 With a second argument PREFIX, also writes PREFIX-file.jsonl and PREFIX-bitmask.jsonl, the points for `pare plot pareto`."""
 import json
+import os
 import sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
@@ -16,9 +17,12 @@ def front(points):
     return set(keep)
 
 
+params = next(r["compress"]["parameters"] for r in rows if r["family"] == "dense")
 for r in rows:
     c = r["compress"]
     r["bpp"] = c.get("bytes_per_parameter")
+    if r["bpp"] is None:  # pare prune's report has no size: the file's
+        r["bpp"] = os.path.getsize(c["out"]) / params
     r["sparse_bits"] = c.get("sparse_linear_bits_per_weight")
     if r["family"] == "dense":
         r["sparse_bits"] = 32.0
