@@ -14,6 +14,8 @@ foreach (var command in new[]
     PruneBlocksCommand.Create(),
     RouteCommand.Create(),
     RecoverCommand.Create(),
+    QuantizeCommand.Create(),
+    PlotCommand.Create(),
     EvalCommand.Create(),
     ConvertCommand.Create(),
     SynthCommand.Create(),

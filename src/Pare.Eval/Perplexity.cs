@@ -44,6 +44,42 @@ public static class Perplexity
         return new PerplexityResult(window, windows, (long)windows * (window - 1), nll.Average(), nll, sw.Elapsed.TotalSeconds);
     }
 
+    /// <summary>
+    /// llama.cpp's llama-perplexity protocol, so its figure can be reproduced on the Engine: the text tokenized once
+    /// (BOS first), cut into ⌊n / W⌋ windows, each window's first token replaced by BOS, and the NLL averaged over the
+    /// second half only (logits at positions W/2 … W−2 predicting tokens W/2+1 … W−1).
+    /// </summary>
+    public static PerplexityResult EvaluateLlamaCpp(LlamaWeights weights, int[] tokens, int window, int bos, int threads = 1, Action<int>? onWindowDone = null)
+    {
+        if (window < 4) throw new ArgumentException($"window must be at least 4 tokens, got {window}");
+        if (window > weights.Config.MaxSeqLen) throw new ArgumentException($"window {window} exceeds the model's context {weights.Config.MaxSeqLen}");
+        int windows = tokens.Length / window;
+        if (windows < 2) throw new ArgumentException($"{tokens.Length} tokens do not fill two windows of {window} (llama-perplexity needs 2)");
+        int first = window / 2, vocab = weights.Config.VocabSize;
+        var nll = new double[windows];
+        var sw = Stopwatch.StartNew();
+        int next = -1, done = 0;
+        var tasks = Enumerable.Range(0, Math.Clamp(threads, 1, windows)).Select(_ => Task.Run(() =>
+        {
+            var model = new Transformer(weights, threads: 1);
+            var cache = model.NewCache(window);
+            var logits = new float[(long)window * vocab];
+            var chunk = new int[window];
+            int w;
+            while ((w = Interlocked.Increment(ref next)) < windows)
+            {
+                cache.Truncate(0);
+                tokens.AsSpan(w * window, window).CopyTo(chunk);
+                chunk[0] = bos;
+                model.Forward(chunk, cache, logits);
+                nll[w] = MeanNextTokenNll(logits.AsSpan(first * vocab), chunk.AsSpan(first), vocab);
+                onWindowDone?.Invoke(Interlocked.Increment(ref done));
+            }
+        })).ToArray();
+        Task.WaitAll(tasks);
+        return new PerplexityResult(window, windows, (long)windows * (window - 1 - first), nll.Average(), nll, sw.Elapsed.TotalSeconds);
+    }
+
     /// <summary>Mean over t = 0..n−2 of −log softmax(logits[t])[tokens[t+1]], in double precision.</summary>
     public static double MeanNextTokenNll(ReadOnlySpan<float> logits, ReadOnlySpan<int> tokens, int vocab)
     {

@@ -131,8 +131,8 @@ public static class EvalCommand
     {
         var model = new ModelOptions();
         var data = new Option<string>("--data") { Description = "Evaluation text file", Required = true };
-        var format = new Option<string>("--format") { Description = "tinystories (stories split on <|endoftext|>, BOS each) or raw (rows joined with \\n\\n, tokenized once: WikiText-2/PTB protocol)", DefaultValueFactory = _ => "tinystories" };
-        format.AcceptOnlyFromAmong("tinystories", "raw");
+        var format = new Option<string>("--format") { Description = "tinystories (stories split on <|endoftext|>, BOS each), raw (rows joined with \\n\\n, tokenized once: WikiText-2/PTB protocol) or llama.cpp (the file tokenized once with BOS, each window starting with BOS, second half scored: llama-perplexity's protocol)", DefaultValueFactory = _ => "tinystories" };
+        format.AcceptOnlyFromAmong("tinystories", "raw", "llama.cpp");
         var window = new Option<int>("--window") { Description = "Window length in tokens", DefaultValueFactory = _ => 256 };
         var maxWindows = new Option<int?>("--max-windows") { Description = "Evaluate at most this many windows (default: all)" };
         var slice = new Option<string>("--slice") { Description = "Fractional part of the stories (tinystories) or rows (raw) to use, e.g. 0.5:1 for the second half", DefaultValueFactory = _ => "0:1" };
@@ -155,7 +155,16 @@ public static class EvalCommand
                 return m;
             }
             var fmt = parse.GetValue(format)!;
-            var tokens = EvalText.Tokens(parse.GetValue(data)!, fmt, TextSlice.Parse(parse.GetValue(slice)!), tokenizer);
+            int[] tokens;
+            if (fmt == "llama.cpp")
+            {
+                if (parse.GetValue(slice) != "0:1") throw new ArgumentException("--format llama.cpp scores the whole file, as llama-perplexity does (no --slice)");
+                tokens = tokenizer.Encode(EvalText.Read(parse.GetValue(data)!), addBos: true);
+            }
+            else
+            {
+                tokens = EvalText.Tokens(parse.GetValue(data)!, fmt, TextSlice.Parse(parse.GetValue(slice)!), tokenizer);
+            }
 
             int w = parse.GetValue(window);
             int total = Math.Min(tokens.Length / w, parse.GetValue(maxWindows) ?? int.MaxValue);
@@ -163,7 +172,9 @@ public static class EvalCommand
             console.Progress().AutoClear(true).Start(ctx =>
             {
                 var task = ctx.AddTask($"perplexity, {total} windows of {w}", maxValue: Math.Max(total, 1));
-                result = Perplexity.Evaluate(weights, tokens, w, parse.GetValue(maxWindows), parse.GetValue(model.Threads), done => task.Value = done, NewModel);
+                result = fmt == "llama.cpp"
+                    ? Perplexity.EvaluateLlamaCpp(weights, tokens, w, tokens[0], parse.GetValue(model.Threads), done => task.Value = done)
+                    : Perplexity.Evaluate(weights, tokens, w, parse.GetValue(maxWindows), parse.GetValue(model.Threads), done => task.Value = done, NewModel);
             });
             return new JsonObject
             {

@@ -38,6 +38,7 @@ public static class InfoCommand
                     ["name"] = t.Name,
                     ["shape"] = new JsonArray(t.Shape.Select(s => (JsonNode)s).ToArray()),
                     ["dtype"] = DTypeInfo.Name(t.Type),
+                    ["bytes"] = t.Data.Length,
                     ["sparsity"] = Math.Round((double)z / Math.Max(1, values.LongLength), 6),
                     ["nm"] = nm is { } p ? $"{p.N}:{p.M}" : null,
                 });
@@ -72,9 +73,9 @@ public static class InfoCommand
         console.MarkupLineInterpolated($"[bold]{r["path"]}[/] ({r["format"]}, {r["architecture"]})");
         console.MarkupLineInterpolated($"dim {r["dim"]}, hidden {r["hidden_dim"]}, layers {r["layers"]}, heads {r["heads"]}/{r["kv_heads"]}, vocab {r["vocab_size"]}, context {r["max_seq_len"]}");
         console.MarkupLineInterpolated($"{r["parameters"]} parameters, dtype {r["dtype"]}, sparsity of decoder linears {r["linear_sparsity"]}");
-        var table = new Table().AddColumns("tensor", "shape", "dtype", "sparsity", "N:M");
+        var table = new Table().AddColumns("tensor", "shape", "dtype", "bytes", "sparsity", "N:M");
         foreach (var t in r["tensors"]!.AsArray())
-            table.AddRow(Markup.Escape(t!["name"]!.ToString()), t["shape"]!.ToJsonString(), t["dtype"]!.ToString(), t["sparsity"]!.ToString(), t["nm"]?.ToString() ?? "");
+            table.AddRow(Markup.Escape(t!["name"]!.ToString()), t["shape"]!.ToJsonString(), t["dtype"]!.ToString(), t["bytes"]!.ToString(), t["sparsity"]!.ToString(), t["nm"]?.ToString() ?? "");
         console.Write(table);
         foreach (var w in r["warnings"]!.AsArray()) console.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
     }

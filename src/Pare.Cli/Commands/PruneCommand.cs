@@ -30,8 +30,8 @@ public static class PruneCommand
         var sdsAdjust = new Option<int>("--sds-adjust-steps") { Description = "SDS: masked reconstruction steps after the second pruning", DefaultValueFactory = _ => sdsDefaults.AdjustSteps };
         var sdsBatch = new Option<int>("--sds-batch") { Description = "SDS: calibration windows per optimiser step", DefaultValueFactory = _ => sdsDefaults.BatchSize };
         var sparsity = new Option<string>("--sparsity") { Description = "Unstructured ratio (0.5) or N:M (2:4, 4:8)", Required = true };
-        var allocation = new Option<string>("--allocation") { Description = "uniform, or owl (layer-wise outlier-weighted sparsity)", DefaultValueFactory = _ => "uniform" };
-        allocation.AcceptOnlyFromAmong("uniform", "owl");
+        var allocation = new Option<string>("--allocation") { Description = "uniform, owl (layer-wise outlier-weighted sparsity) or aptc (Aggressive PTC: estimated OBS loss, log-level clusters)", DefaultValueFactory = _ => "uniform" };
+        allocation.AcceptOnlyFromAmong("uniform", "owl", "aptc");
         var calibration = new Option<string?>("--calibration", "--train") { Description = "Calibration text file (one-shot, SDS), or the training text of mgpp/gmp" };
         var calibrationFormat = new Option<string>("--calibration-format") { Description = "tinystories (stories split on <|endoftext|>, BOS each, concatenated) or raw (rows joined with \\n\\n, tokenized once)", DefaultValueFactory = _ => "tinystories" };
         calibrationFormat.AcceptOnlyFromAmong("tinystories", "raw");
@@ -52,8 +52,8 @@ public static class PruneCommand
         var sigma1 = new Option<double>("--sigma1") { Description = "mgpp: variance σ₁² of the prior's slab", DefaultValueFactory = _ => priorDefaults.SlabVariance };
         var lambdaMix = new Option<double>("--lambda-mix") { Description = "mgpp: the slab's mixing weight λ", DefaultValueFactory = _ => priorDefaults.SlabWeight };
         var output = new Option<string>("--out") { Description = "Output model path", Required = true };
-        var format = new Option<string?>("--format") { Description = "safetensors (HF folder), gguf or llama2c (default: from --out: .gguf → gguf, .bin → llama2c, otherwise safetensors)" };
-        format.AcceptOnlyFromAmong(ModelWriter.Formats);
+        var format = new Option<string?>("--format") { Description = "safetensors (HF folder), compressed-tensors (HF folder, sparse-bitmask compressor: what vLLM loads), gguf or llama2c (default: from --out: .gguf → gguf, .bin → llama2c, otherwise safetensors)" };
+        format.AcceptOnlyFromAmong([.. ModelWriter.Formats, "compressed-tensors"]);
         var cmd = new Command("prune", "One-shot pruning with a calibration text");
         model.AddTo(cmd);
         foreach (var o in new Option[] { method, baseMethod, sdsSteps, sdsLr, sdsLambda, sdsAdjust, sdsBatch, sparsity, allocation, calibration, calibrationFormat, calibrationSlice, samples, seqlen, seed, modules, quantBits, steps, lr, batch, clip, pruneEvery, sigma0, sigma1, lambdaMix, output, format })
@@ -138,7 +138,7 @@ public static class PruneCommand
 
             var stream = CalibrationStream(calibrationPath, parse.GetValue(calibrationFormat)!, parse.GetValue(calibrationSlice)!, tokenizer);
             var windows = CalibrationSamples.Draw(stream, parse.GetValue(samples), parse.GetValue(seqlen), parse.GetValue(seed));
-            var options = new PruneOptions { Pruner = pruner, Pattern = pattern, Owl = parse.GetValue(allocation) == "owl", Modules = moduleList, LayerHook = sds };
+            var options = new PruneOptions { Pruner = pruner, Pattern = pattern, Owl = parse.GetValue(allocation) == "owl", Aptc = parse.GetValue(allocation) == "aptc", Modules = moduleList, LayerHook = sds };
 
             Checkpoint pruned = null!;
             PruneReport report = null!;
@@ -153,7 +153,10 @@ public static class PruneCommand
                 });
             });
 
-            ModelWriter.Write(pruned, outPath, outFormat, vocabulary);
+            if (outFormat == "compressed-tensors")
+                Pare.Core.Formats.CompressedTensors.CompressedTensorsWriter.Write(pruned, outPath, new Dictionary<string, Pare.Core.Tensors.GroupQuantizedMatrix>(), pattern.ToString());
+            else
+                ModelWriter.Write(pruned, outPath, outFormat, vocabulary);
             var nm = VerifyWritten(outPath, pattern, options);
             var json = ToJson(report, checkpoint.Source, outPath, outFormat, nm, sw.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64);
             if (sds != null) json["sds"] = JsonSerializerNode(sds.Settings);
@@ -175,10 +178,11 @@ public static class PruneCommand
         };
     }
 
-    private static string StageName(string stage, string method) => stage switch
+    internal static string StageName(string stage, string method) => stage switch
     {
         "gradients" => "GBLM gradients (per sample)",
         "owl" => "OWL outlier ratios (per layer)",
+        "aptc" => "APTC estimated losses (per layer)",
         _ => $"{method} (per layer)",
     };
 
@@ -187,7 +191,7 @@ public static class PruneCommand
         => EvalText.Tokens(path, format, TextSlice.Parse(slice, sliceOption), tokenizer);
 
     /// <summary>Reloads the written model and checks every pruned linear meets the N:M pattern it was given.</summary>
-    private static bool? VerifyWritten(string path, SparsityPattern pattern, PruneOptions options)
+    internal static bool? VerifyWritten(string path, SparsityPattern pattern, PruneOptions options)
     {
         if (!pattern.IsNm) return null;
         var written = ModelLoader.Load(path);
@@ -198,14 +202,14 @@ public static class PruneCommand
             {
                 var t = written[kind.TensorName(l)];
                 // OWL may give a layer another N; the group length M is the same everywhere, and N ≤ M − 1.
-                int n = options.Owl ? pattern.M - 1 : pattern.N;
+                int n = options.Owl || options.Aptc ? pattern.M - 1 : pattern.N;
                 NmPattern.Check(path, t.Name, t.ToFloat32(), t.Rows, t.Columns, n, pattern.M);
             }
         }
         return true;
     }
 
-    private static JsonObject ToJson(PruneReport r, string source, string outPath, string format, bool? nmValid, double seconds, long peakRss)
+    internal static JsonObject ToJson(PruneReport r, string source, string outPath, string format, bool? nmValid, double seconds, long peakRss)
     {
         var layers = new JsonArray();
         foreach (var l in r.Layers)
@@ -229,7 +233,7 @@ public static class PruneCommand
                 ["layer"] = l.Layer,
                 ["pattern"] = l.Pattern,
                 ["sparsity"] = Math.Round(l.Sparsity, 6),
-                ["outlier_ratio"] = l.OutlierRatio,
+                [r.Allocation == "aptc" ? "estimated_loss" : "outlier_ratio"] = l.OutlierRatio,
                 ["reconstruction_error"] = l.Linears.Sum(x => x.Error),
                 ["linears"] = linears,
                 ["sds"] = l.Hook is SdsLayerReport h ? JsonSerializerNode(h) : null,
@@ -257,7 +261,7 @@ public static class PruneCommand
     private static JsonNode? JsonSerializerNode<T>(T value) =>
         System.Text.Json.JsonSerializer.SerializeToNode(value, new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower });
 
-    private static void Render(IAnsiConsole console, JsonObject r)
+    internal static void Render(IAnsiConsole console, JsonObject r)
     {
         console.MarkupLineInterpolated($"[bold]{r["method"]}[/] {r["sparsity_target"]} ({r["allocation"]}): sparsity {r["sparsity"]} → {r["out"]} ({r["format"]}), {r["seconds"]} s, peak RSS {(long)r["peak_rss_bytes"]! / (1024.0 * 1024):F0} MiB");
         var table = new Table().AddColumns("layer", "pattern", "module", "sparsity", "‖WX−ŴX‖²", "relative");

@@ -1,4 +1,5 @@
 using System.Text;
+using Pare.Core.Formats.CompressedTensors;
 using Pare.Core.Formats.Gguf;
 using Pare.Core.Formats.Safetensors;
 
@@ -10,7 +11,7 @@ public static class ModelLoader
     public static Checkpoint Load(string path)
     {
         if (Directory.Exists(path))
-            return HfModelReader.Read(path);
+            return CompressedTensorsReader.IsCompressed(path) ? CompressedTensorsReader.Read(path) : HfModelReader.Read(path);
         if (!File.Exists(path))
             throw new PareFormatException(path, "model file not found");
 

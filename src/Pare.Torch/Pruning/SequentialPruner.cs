@@ -14,7 +14,11 @@ namespace Pare.Torch.Pruning;
 /// </summary>
 public static class SequentialPruner
 {
-    public static (Checkpoint Pruned, PruneReport Report) Run(Checkpoint checkpoint, IReadOnlyList<int[]> samples, PruneOptions options, Action<PruneProgress>? progress = null)
+    /// <param name="quantized">When given, receives the codes and scales of every linear a quantising method
+    /// (GPTQ, RTN, SparseGPT with a grid) produced, by tensor name; those linears are stored in the returned checkpoint
+    /// as q8_0/q4_0 blocks when the grid is GGML's, as f32 values on the grid otherwise.</param>
+    public static (Checkpoint Pruned, PruneReport Report) Run(Checkpoint checkpoint, IReadOnlyList<int[]> samples, PruneOptions options, Action<PruneProgress>? progress = null,
+        IDictionary<string, GroupQuantizedMatrix>? quantized = null)
     {
         var sw = Stopwatch.StartNew();
         var c = checkpoint.Config;
@@ -32,9 +36,23 @@ public static class SequentialPruner
 
         double[]? outliers = null;
         var patterns = Enumerable.Repeat(options.Pattern, c.Layers).ToArray();
+        if (options.Owl && options.Aptc) throw new ArgumentException("choose one layer-wise allocation: OWL or APTC");
+        if (options.Aptc)
+        {
+            // Reported in the outlier column: the layer's estimated pruning loss.
+            outliers = DensePass(model, tokens, options, "aptc", progress, (layer, stats) =>
+                options.Modules.Sum(k =>
+                {
+                    using var h = stats[k.Input()].Hessian();
+                    return AptcAllocation.EstimatedLoss(layer[k], h, options.Pattern.Ratio);
+                }));
+            var sparsities = AptcAllocation.Sparsities(outliers, options.Pattern.Ratio, options.AptcLambda, options.AptcLevels);
+            for (int l = 0; l < c.Layers; l++) patterns[l] = OwlAllocation.LayerPattern(options.Pattern, sparsities[l]);
+        }
         if (options.Owl)
         {
-            outliers = OutlierRatios(model, tokens, options, progress);
+            outliers = DensePass(model, tokens, options, "owl", progress, (layer, stats) =>
+                OwlAllocation.OutlierRatio(options.Modules.Select(k => WandaScorer.Score(layer[k], stats[k.Input()])).ToList(), options.OwlM));
             var sparsities = OwlAllocation.Sparsities(outliers, options.Pattern.Ratio, options.OwlLambda);
             for (int l = 0; l < c.Layers; l++) patterns[l] = OwlAllocation.LayerPattern(options.Pattern, sparsities[l]);
         }
@@ -57,7 +75,8 @@ public static class SequentialPruner
                     var pattern = patterns[l];
                     var grads = gradients;
                     int index = l;
-                    IReadOnlyList<LinearPruneReport> Prune() => PruneLayer(layer, model.Rope, inputs, pattern, options, grads, index);
+                    var codes = new Dictionary<LinearKind, (Tensor Values, GroupQuantizedMatrix Matrix)>();
+                    IReadOnlyList<LinearPruneReport> Prune() => PruneLayer(layer, model.Rope, inputs, pattern, options, grads, index, codes);
                     IReadOnlyList<LinearPruneReport> reports = Prune();
                     object? hookReport = null;
                     if (options.LayerHook is { } hook)
@@ -72,10 +91,21 @@ public static class SequentialPruner
                         var w = layer[kind];
                         lz += w.eq(0).sum().item<long>();
                         ln += w.numel();
-                        tensors[kind.TensorName(l)] = TorchLlama.FromTensor(kind.TensorName(l), w);
+                        string name = kind.TensorName(l);
+                        // Codes are used only while they still describe the layer's weights (a hook may have changed them since).
+                        if (codes.TryGetValue(kind, out var q) && q.Values.eq(w).all().item<bool>())
+                        {
+                            tensors[name] = q.Matrix.ToTensorData(name);
+                            if (quantized != null) quantized[name] = q.Matrix;
+                        }
+                        else
+                        {
+                            tensors[name] = TorchLlama.FromTensor(name, w);
+                        }
                     }
                     pruned += lz;
                     total += ln;
+                    foreach (var entry in codes.Values) entry.Values.Dispose();
                     layers.Add(new LayerPruneReport(l, pattern.ToString(), ln > 0 ? (double)lz / ln : 0, outliers?[l], reports) { Hook = hookReport });
                 }
                 finally
@@ -100,7 +130,7 @@ public static class SequentialPruner
                 foreach (var g in gradients.Values) g.Dispose();
         }
 
-        var report = new PruneReport(options.LayerHook?.Name is { } hookName ? $"{hookName}({options.Pruner.Name})" : options.Pruner.Name, options.Pattern.ToString(), options.Owl ? "owl" : "uniform", samples.Count, samples[0].Length,
+        var report = new PruneReport(options.LayerHook?.Name is { } hookName ? $"{hookName}({options.Pruner.Name})" : options.Pruner.Name, options.Pattern.ToString(), options.AllocationName, samples.Count, samples[0].Length,
             total > 0 ? (double)pruned / total : 0, sw.Elapsed.TotalSeconds, layers);
         return (checkpoint.With(tensors), report);
     }
@@ -110,7 +140,7 @@ public static class SequentialPruner
     /// prunes the chosen linears in place (the layer's parameters take the pruned values).
     /// </summary>
     private static List<LinearPruneReport> PruneLayer(TorchDecoderLayer layer, RotaryTables rope, Tensor inputs, SparsityPattern pattern, PruneOptions options,
-        Dictionary<string, Tensor>? gradients, int l)
+        Dictionary<string, Tensor>? gradients, int l, Dictionary<LinearKind, (Tensor Values, GroupQuantizedMatrix Matrix)> codes)
     {
         var stats = Collect(layer, rope, inputs, options.BatchSize);
         try
@@ -122,7 +152,10 @@ public static class SequentialPruner
                 var dense = layer[kind];
                 var st = stats[kind.Input()];
                 var grad = gradients?[kind.TensorName(l)];
-                var result = options.Pruner.Prune(dense, st, pattern, grad).MoveToOuterDisposeScope();
+                var compressed = options.Pruner.Compress(dense, st, pattern, grad);
+                var result = compressed.Weight.MoveToOuterDisposeScope();
+                if (codes.Remove(kind, out var old)) old.Values.Dispose();
+                if (compressed.Quantized is { } matrix) codes[kind] = (result.clone().MoveToOuterDisposeScope(), matrix);
                 double err = st.ReconstructionError(dense, result);
                 double energy = st.OutputEnergy(dense);
                 long zeros = result.eq(0).sum().item<long>();
@@ -177,11 +210,15 @@ public static class SequentialPruner
         return outputs;
     }
 
-    /// <summary>OWL's first pass: the dense model's per-layer outlier ratios of the Wanda score (layers fed dense outputs).</summary>
-    private static double[] OutlierRatios(TorchLlama model, Tensor tokens, PruneOptions options, Action<PruneProgress>? progress)
+    /// <summary>
+    /// A first pass over the dense model (layers fed dense outputs) that scores each layer from its weights and input
+    /// statistics: OWL's outlier ratios, APTC's estimated pruning losses.
+    /// </summary>
+    private static double[] DensePass(TorchLlama model, Tensor tokens, PruneOptions options, string stage, Action<PruneProgress>? progress,
+        Func<TorchDecoderLayer, Dictionary<LinearInput, LinearStatistics>, double> score)
     {
         var c = model.Config;
-        var ratios = new double[c.Layers];
+        var values = new double[c.Layers];
         var inputs = model.Embed(tokens);
         try
         {
@@ -193,18 +230,18 @@ public static class SequentialPruner
                 var stats = Collect(layer, model.Rope, inputs, options.BatchSize, next);
                 using (var scope = NewDisposeScope())
                 {
-                    ratios[l] = OwlAllocation.OutlierRatio(options.Modules.Select(k => WandaScorer.Score(layer[k], stats[k.Input()])).ToList(), options.OwlM);
+                    values[l] = score(layer, stats);
                 }
                 foreach (var s in stats.Values) s.Dispose();
                 inputs.Dispose();
                 inputs = next;
-                progress?.Invoke(new("owl", l + 1, c.Layers));
+                progress?.Invoke(new(stage, l + 1, c.Layers));
             }
         }
         finally
         {
             inputs.Dispose();
         }
-        return ratios;
+        return values;
     }
 }

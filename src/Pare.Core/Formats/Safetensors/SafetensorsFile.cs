@@ -17,10 +17,12 @@ public sealed class SafetensorsFile
 
     private readonly Dictionary<string, TensorData> _tensors;
 
-    private SafetensorsFile(string path, Dictionary<string, TensorData> tensors, IReadOnlyDictionary<string, string> metadata, List<string> order)
+    private SafetensorsFile(string path, Dictionary<string, TensorData> tensors, IReadOnlyDictionary<string, string> metadata, List<string> order,
+        Dictionary<string, SafetensorsInteger> integers)
     {
         Path = path;
         _tensors = tensors;
+        Integers = integers;
         Metadata = metadata;
         Names = order;
     }
@@ -30,6 +32,11 @@ public sealed class SafetensorsFile
     /// <summary>Tensor names in header order.</summary>
     public IReadOnlyList<string> Names { get; }
     public IReadOnlyDictionary<string, TensorData> Tensors => _tensors;
+    /// <summary>Integer tensors (I8, U8, I16, I32, I64), read only when <c>Open</c> is asked for them (compressed-tensors' packed weights).</summary>
+    public IReadOnlyDictionary<string, SafetensorsInteger> Integers { get; }
+
+    /// <summary>Bytes per element of the integer dtypes, 0 for any other name.</summary>
+    public static int IntegerSize(string dtype) => dtype switch { "I8" or "U8" => 1, "I16" => 2, "I32" => 4, "I64" => 8, _ => 0 };
 
     public TensorData this[string name] => _tensors.TryGetValue(name, out var t) ? t : throw new PareFormatException(Path, $"tensor '{name}' is missing");
 
@@ -49,7 +56,7 @@ public sealed class SafetensorsFile
         _ => throw new ArgumentException($"{type} has no safetensors dtype", nameof(type)),
     };
 
-    public static SafetensorsFile Open(string path)
+    public static SafetensorsFile Open(string path, bool integers = false)
     {
         var file = MappedFile.Open(path);
         if (file.Length < 8)
@@ -86,6 +93,7 @@ public sealed class SafetensorsFile
                 var order = new List<string>();
                 var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
                 var ranges = new List<(long Begin, long End, string Name)>();
+                var ints = new Dictionary<string, SafetensorsInteger>(StringComparer.Ordinal);
                 foreach (var entry in doc.RootElement.EnumerateObject())
                 {
                     if (entry.Name == MetadataKey)
@@ -96,21 +104,34 @@ public sealed class SafetensorsFile
                             metadata[kv.Name] = kv.Value.ValueKind == JsonValueKind.String ? kv.Value.GetString()! : kv.Value.GetRawText();
                         continue;
                     }
-                    var (type, shape, begin, end) = ParseEntry(path, entry);
+                    var (dtypeName, shape, begin, end) = ParseEntry(path, entry);
                     if (end > dataBytes)
                         throw new PareFormatException(path, $"tensor '{entry.Name}' data [{begin}, {end}) lies outside the data section ({dataBytes} bytes; truncated file?)");
                     long expected;
+                    if (integers && IntegerSize(dtypeName) is int size and > 0)
+                    {
+                        try { expected = checked(shape.Aggregate(1L, (a, d) => checked(a * d)) * size); }
+                        catch (OverflowException) { throw new PareFormatException(path, $"tensor '{entry.Name}' claims an absurd shape {TensorData.FormatShape(shape)}"); }
+                        if (end - begin != expected)
+                            throw new PareFormatException(path, $"tensor '{entry.Name}' has {end - begin} bytes of data, its dtype {dtypeName} and shape {TensorData.FormatShape(shape)} need {expected}");
+                        if (!ints.TryAdd(entry.Name, new SafetensorsInteger(entry.Name, dtypeName, shape, file.Slice(dataStart + begin, end - begin, $"tensor '{entry.Name}'"))) || tensors.ContainsKey(entry.Name))
+                            throw new PareFormatException(path, $"tensor '{entry.Name}' appears twice in the header");
+                        order.Add(entry.Name);
+                        ranges.Add((begin, end, entry.Name));
+                        continue;
+                    }
+                    var type = ParseDType(path, entry.Name, dtypeName);
                     try { expected = DTypeInfo.ByteSize(type, shape.Aggregate(1L, (a, d) => checked(a * d)), shape.Length == 0 ? 1 : shape[^1]); }
                     catch (OverflowException) { throw new PareFormatException(path, $"tensor '{entry.Name}' claims an absurd shape {TensorData.FormatShape(shape)}"); }
                     if (end - begin != expected)
                         throw new PareFormatException(path, $"tensor '{entry.Name}' has {end - begin} bytes of data, its dtype and shape {TensorData.FormatShape(shape)} need {expected}");
-                    if (!tensors.TryAdd(entry.Name, new TensorData(entry.Name, shape, type, file.Slice(dataStart + begin, end - begin, $"tensor '{entry.Name}'"))))
+                    if (ints.ContainsKey(entry.Name) || !tensors.TryAdd(entry.Name, new TensorData(entry.Name, shape, type, file.Slice(dataStart + begin, end - begin, $"tensor '{entry.Name}'"))))
                         throw new PareFormatException(path, $"tensor '{entry.Name}' appears twice in the header");
                     order.Add(entry.Name);
                     ranges.Add((begin, end, entry.Name));
                 }
                 CheckTiling(path, ranges, dataBytes);
-                return new SafetensorsFile(path, tensors, metadata, order);
+                return new SafetensorsFile(path, tensors, metadata, order, ints);
             }
         }
         catch (InvalidOperationException e)
@@ -146,7 +167,7 @@ public sealed class SafetensorsFile
             throw new PareFormatException(path, $"the tensors cover {expected} bytes of data, the data section after the JSON header has {dataBytes} (a wrong header length or trailing bytes)");
     }
 
-    private static (DType Type, long[] Shape, long Begin, long End) ParseEntry(string path, JsonProperty entry)
+    private static (string DType, long[] Shape, long Begin, long End) ParseEntry(string path, JsonProperty entry)
     {
         var v = entry.Value;
         string name = entry.Name;
@@ -155,7 +176,7 @@ public sealed class SafetensorsFile
             || !v.TryGetProperty("shape", out var shape) || shape.ValueKind != JsonValueKind.Array
             || !v.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
             throw new PareFormatException(path, $"tensor '{name}' needs \"dtype\" (string), \"shape\" (array) and \"data_offsets\" ([begin, end])");
-        var type = ParseDType(path, name, dtype.GetString()!);
+        var type = dtype.GetString()!;
         if (shape.GetArrayLength() > 8)
             throw new PareFormatException(path, $"tensor '{name}' has {shape.GetArrayLength()} dimensions");
         var dims = shape.EnumerateArray().Select(d => NonNegative(path, name, "shape", d)).ToArray();
@@ -170,4 +191,29 @@ public sealed class SafetensorsFile
         => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= 0
             ? v
             : throw new PareFormatException(path, $"tensor '{tensor}' has a {field} entry that is not a non-negative integer: {e.GetRawText()}");
+}
+
+/// <summary>An integer tensor of a safetensors file: its dtype name (I8, U8, I16, I32, I64), shape and raw little-endian bytes.</summary>
+public sealed record SafetensorsInteger(string Name, string DType, long[] Shape, ReadOnlyMemory<byte> Data)
+{
+    public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
+
+    /// <summary>The values widened to long.</summary>
+    public long[] ToInt64()
+    {
+        var span = Data.Span;
+        var result = new long[ElementCount];
+        for (long i = 0; i < result.LongLength; i++)
+        {
+            result[i] = DType switch
+            {
+                "I8" => (sbyte)span[(int)i],
+                "U8" => span[(int)i],
+                "I16" => System.Buffers.Binary.BinaryPrimitives.ReadInt16LittleEndian(span[(int)(2 * i)..]),
+                "I32" => System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(span[(int)(4 * i)..]),
+                _ => System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(span[(int)(8 * i)..]),
+            };
+        }
+        return result;
+    }
 }

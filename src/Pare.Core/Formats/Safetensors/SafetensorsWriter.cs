@@ -8,6 +8,10 @@ namespace Pare.Core.Formats.Safetensors;
 public static class SafetensorsWriter
 {
     public static void Write(string path, IReadOnlyList<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+        => WriteRaw(path, tensors.Select(t => new SafetensorsEntry(t.Name, SafetensorsFile.DTypeName(t.Type), t.Shape, t.Data)).ToList(), metadata);
+
+    /// <summary>Writes entries of any safetensors dtype (integer tensors of compressed-tensors among them), data contiguous in the given order.</summary>
+    public static void WriteRaw(string path, IReadOnlyList<SafetensorsEntry> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var header = new MemoryStream();
         using (var json = new Utf8JsonWriter(header))
@@ -23,7 +27,7 @@ public static class SafetensorsWriter
             foreach (var t in tensors)
             {
                 json.WriteStartObject(t.Name);
-                json.WriteString("dtype", SafetensorsFile.DTypeName(t.Type));
+                json.WriteString("dtype", t.DType);
                 json.WriteStartArray("shape");
                 foreach (var d in t.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
@@ -48,3 +52,6 @@ public static class SafetensorsWriter
         });
     }
 }
+
+/// <summary>One tensor to write: name, safetensors dtype name, shape and little-endian bytes.</summary>
+public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, ReadOnlyMemory<byte> Data);
