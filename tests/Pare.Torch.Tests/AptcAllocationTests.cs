@@ -1,4 +1,5 @@
 using Pare.Torch.Pruning;
+using static Pare.Torch.Tests.DoubleMatrix;
 using static TorchSharp.torch;
 
 namespace Pare.Torch.Tests;
@@ -52,37 +53,5 @@ public class AptcAllocationTests
         for (int i = 0; i < losses.Length; i++) Assert.Equal(0.7 + offsets[i] - m, s[i], 1e-12);
         Assert.True(s[3] < s[1] && s[1] < s[0]);
         Assert.All(AptcAllocation.Sparsities([5, 5, 5], 0.6), v => Assert.Equal(0.6, v, 1e-12));
-    }
-
-    private static double[,] Invert(double[,] m)
-    {
-        int n = m.GetLength(0);
-        var a = (double[,])m.Clone();
-        var inv = new double[n, n];
-        for (int i = 0; i < n; i++) inv[i, i] = 1;
-        for (int col = 0; col < n; col++)
-        {
-            int pivot = col;
-            for (int r = col + 1; r < n; r++) if (Math.Abs(a[r, col]) > Math.Abs(a[pivot, col])) pivot = r;
-            for (int c = 0; c < n; c++)
-            {
-                (a[col, c], a[pivot, c]) = (a[pivot, c], a[col, c]);
-                (inv[col, c], inv[pivot, c]) = (inv[pivot, c], inv[col, c]);
-            }
-            double p = a[col, col];
-            for (int c = 0; c < n; c++) { a[col, c] /= p; inv[col, c] /= p; }
-            for (int r = 0; r < n; r++)
-            {
-                if (r == col) continue;
-                double f = a[r, col];
-                for (int c = 0; c < n; c++) { a[r, c] -= f * a[col, c]; inv[r, c] -= f * inv[col, c]; }
-            }
-        }
-        return inv;
-    }
-
-    private static IEnumerable<double> Flatten(double[,] m)
-    {
-        foreach (var v in m) yield return v;
     }
 }

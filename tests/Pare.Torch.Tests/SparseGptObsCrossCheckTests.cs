@@ -1,5 +1,6 @@
 using Pare.Torch.Pruning;
 using TorchSharp;
+using static Pare.Torch.Tests.DoubleMatrix;
 using static TorchSharp.torch;
 
 namespace Pare.Torch.Tests;
@@ -110,54 +111,4 @@ public class SparseGptObsCrossCheckTests
         }
         return w;
     }
-
-    /// <summary>Removes variable j from an inverse Hessian (OBS): H⁻¹ ← H⁻¹ − H⁻¹[:, j] H⁻¹[j, :] / H⁻¹[j, j].</summary>
-    private static void Eliminate(double[,] hinv, int j)
-    {
-        int n = hinv.GetLength(0);
-        double d = hinv[j, j];
-        var row = new double[n];
-        for (int c = 0; c < n; c++) row[c] = hinv[j, c];
-        for (int a = 0; a < n; a++)
-        {
-            double f = hinv[a, j] / d;
-            for (int c = 0; c < n; c++) hinv[a, c] -= f * row[c];
-        }
-    }
-
-    /// <summary>Gauss–Jordan inverse with partial pivoting.</summary>
-    private static double[,] Invert(double[,] m)
-    {
-        int n = m.GetLength(0);
-        var a = (double[,])m.Clone();
-        var inv = new double[n, n];
-        for (int i = 0; i < n; i++) inv[i, i] = 1;
-        for (int col = 0; col < n; col++)
-        {
-            int pivot = col;
-            for (int r = col + 1; r < n; r++) if (Math.Abs(a[r, col]) > Math.Abs(a[pivot, col])) pivot = r;
-            for (int c = 0; c < n; c++)
-            {
-                (a[col, c], a[pivot, c]) = (a[pivot, c], a[col, c]);
-                (inv[col, c], inv[pivot, c]) = (inv[pivot, c], inv[col, c]);
-            }
-            double p = a[col, col];
-            for (int c = 0; c < n; c++) { a[col, c] /= p; inv[col, c] /= p; }
-            for (int r = 0; r < n; r++)
-            {
-                if (r == col) continue;
-                double f = a[r, col];
-                if (f == 0) continue;
-                for (int c = 0; c < n; c++) { a[r, c] -= f * a[col, c]; inv[r, c] -= f * inv[col, c]; }
-            }
-        }
-        return inv;
-    }
-
-    private static IEnumerable<double> Flatten(double[,] m)
-    {
-        foreach (var v in m) yield return v;
-    }
-
-    private static double Gaussian(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 }
