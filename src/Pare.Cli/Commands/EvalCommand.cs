@@ -40,13 +40,7 @@ public static class EvalCommand
             var tokenizer = model.LoadTokenizer(parse, checkpoint);
             var weights = LlamaWeights.FromCheckpoint(checkpoint);
             var router = RouteCommand.LoadRouters(parse.GetValue(routers), checkpoint);
-            var models = new System.Collections.Concurrent.ConcurrentBag<Transformer>();
-            Transformer NewModel()
-            {
-                var m = new Transformer(weights, threads: 1) { Router = router };
-                models.Add(m);
-                return m;
-            }
+            var models = new RoutedModels(weights, router);
             int? n = parse.GetValue(limit);
             if (n is < 1) throw new ArgumentException($"--limit must be at least 1, got {n}");
             var list = new List<ZeroShotTask>();
@@ -72,11 +66,11 @@ public static class EvalCommand
                 foreach (var task in list)
                 {
                     var bar = ctx.AddTask($"{task.Name}, {task.Items.Count} items", maxValue: task.Items.Count);
-                    results.Add(ZeroShot.Evaluate(task, tokenizer, NewModel, threads, d => bar.Value = d));
+                    results.Add(ZeroShot.Evaluate(task, tokenizer, models.New, threads, d => bar.Value = d));
                 }
             });
             var json = new JsonObject { ["model"] = checkpoint.Source, ["routers"] = parse.GetValue(routers) };
-            if (router != null) json["token_sparsity"] = RouteCommand.RoutingReport(models, checkpoint.Config.Layers);
+            if (router != null) json["token_sparsity"] = RouteCommand.RoutingReport(models.All, checkpoint.Config.Layers);
             var tasksJson = new JsonObject();
             foreach (var r in results)
             {
@@ -147,13 +141,7 @@ public static class EvalCommand
             var tokenizer = model.LoadTokenizer(parse, checkpoint);
             var weights = LlamaWeights.FromCheckpoint(checkpoint);
             var router = RouteCommand.LoadRouters(parse.GetValue(routers), checkpoint);
-            var models = new System.Collections.Concurrent.ConcurrentBag<Transformer>();
-            Transformer NewModel()
-            {
-                var m = new Transformer(weights, threads: 1) { Router = router };
-                models.Add(m);
-                return m;
-            }
+            var models = new RoutedModels(weights, router);
             var fmt = parse.GetValue(format)!;
             int[] tokens;
             if (fmt == "llama.cpp")
@@ -174,12 +162,12 @@ public static class EvalCommand
                 var task = ctx.AddTask($"perplexity, {total} windows of {w}", maxValue: Math.Max(total, 1));
                 result = fmt == "llama.cpp"
                     ? Perplexity.EvaluateLlamaCpp(weights, tokens, w, tokens[0], parse.GetValue(model.Threads), done => task.Value = done)
-                    : Perplexity.Evaluate(weights, tokens, w, parse.GetValue(maxWindows), parse.GetValue(model.Threads), done => task.Value = done, NewModel);
+                    : Perplexity.Evaluate(weights, tokens, w, parse.GetValue(maxWindows), parse.GetValue(model.Threads), done => task.Value = done, models.New);
             });
             return new JsonObject
             {
                 ["routers"] = parse.GetValue(routers),
-                ["token_sparsity"] = router == null ? null : RouteCommand.RoutingReport(models, checkpoint.Config.Layers),
+                ["token_sparsity"] = router == null ? null : RouteCommand.RoutingReport(models.All, checkpoint.Config.Layers),
                 ["model"] = checkpoint.Source,
                 ["data"] = parse.GetValue(data),
                 ["format"] = fmt,
@@ -195,5 +183,18 @@ public static class EvalCommand
             };
         }, (console, r) => console.MarkupLineInterpolated($"perplexity [bold]{(double)r["ppl"]!:F4}[/] (mean NLL {(double)r["mean_nll"]!:F6}) over {r["windows"]} windows of {r["window"]} tokens, {r["seconds"]:F1} s")));
         return cmd;
+    }
+
+    /// <summary>One single-threaded Engine per evaluation worker, all with the same routers, kept for the routing report.</summary>
+    private sealed class RoutedModels(LlamaWeights weights, Pare.Engine.FtpRouters? router)
+    {
+        public System.Collections.Concurrent.ConcurrentBag<Transformer> All { get; } = new();
+
+        public Transformer New()
+        {
+            var m = new Transformer(weights, threads: 1) { Router = router };
+            All.Add(m);
+            return m;
+        }
     }
 }
